@@ -1,0 +1,17 @@
+"""perturbo: the 1/N (inverse width) expansion of Bayesian inference with deep shaped networks.
+
+    from perturbo import ShapedMLP
+    net = ShapedMLP(depth=4, width=64, psi=0.6)
+    ev = net.evidence(X, y, beta=math.inf, order=0)
+"""
+from importlib.metadata import PackageNotFoundError, version
+
+from .model import ShapedMLP
+from .runtime.kernel_flow import continuum_kernel
+
+try:
+    __version__ = version("perturbo")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+__all__ = ["ShapedMLP", "continuum_kernel", "__version__"]

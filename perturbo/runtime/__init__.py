@@ -1,0 +1,1 @@
+"""Numerical runtime: kernel flow, GP posterior, assembly of results."""

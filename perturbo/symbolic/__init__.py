@@ -1,0 +1,1 @@
+"""Symbolic layer: exact Gaussian moments and the layer maps they define."""
