@@ -22,11 +22,11 @@ class Dataset:
 
 
 def demo_dataset() -> Dataset:
-    """Four training points and two test points in ``N0 = 10`` dimensions, ``|x|^2/N0 ~ 0.5``."""
+    """Three training points and two test points in ``N0 = 10`` dimensions, ``|x|^2/N0 ~ 0.5``."""
     rng = np.random.default_rng(2024)
-    X = np.sqrt(0.5) * rng.normal(size=(6, 10))
-    y = np.tanh(X[:4] @ rng.normal(size=10) / np.sqrt(10))
-    return Dataset(X=X[:4], y=y, X_test=X[4:])
+    X = np.sqrt(0.5) * rng.normal(size=(5, 10))
+    y = np.tanh(X[:3] @ rng.normal(size=10) / np.sqrt(10))
+    return Dataset(X=X[:3], y=y, X_test=X[3:])
 
 
 def load_dataset(path: str | Path) -> Dataset:

@@ -14,8 +14,11 @@ import sympy as sp
 
 from .activation import Activation, parse_shaping
 from .results import Evidence, ExactResult, Prediction, log_partition_from_evidence
+from .runtime import series
+from .runtime.expansion import readout_series
 from .runtime.gp_posterior import cholesky_of_training_kernel, gp_log_evidence, gp_predict, noise_variance
 from .runtime.kernel_flow import input_kernel, kernel_flow
+from .symbolic.copy_moments import layer_moments
 from .symbolic.mean_map import numeric_mean_map
 from .validation import (
     check_beta,
@@ -30,7 +33,8 @@ from .validation import (
 if TYPE_CHECKING:
     from .reference.monte_carlo import MonteCarloEstimate
 
-IMPLEMENTED_ORDER = 0
+MAX_ORDER = 4
+"""Highest order offered: the cost of the reference path grows steeply with the order (see README)."""
 
 
 class ShapedMLP:
@@ -67,28 +71,55 @@ class ShapedMLP:
         S0 = input_kernel(np.asarray(X, dtype=float), self.sigma_w2)
         return kernel_flow(S0, numeric_mean_map(self.activation.phi, self.sigma_w2), self.depth)
 
-    def _final_kernel_blocks(
-        self, X: np.ndarray, X_test: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        X_all = X if X_test is None else np.vstack([X, X_test])
-        K = self.kernels(X_all)[-1]
-        P = len(X)
-        if X_test is None:
-            return K, None, None
-        return K[:P, :P], K[P:, :P], K[P:, P:]
+    def _series(self, X_all: np.ndarray, y: np.ndarray, beta: float, order: int) -> np.ndarray:
+        """eps-series of the unnormalised posterior moments (``runtime.expansion.readout_series``)."""
+        kernels = self.kernels(X_all)
+        sigma2 = noise_variance(len(y), beta)
+        cholesky_of_training_kernel(kernels[-1][: len(y), : len(y)], sigma2)  # raises if singular
+        moments = layer_moments(self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), order)
+        return readout_series(kernels, len(y), y, sigma2, self.widths, moments, order)
+
+    def _local_predictive_series(
+        self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, beta: float, order: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """eps-series of the posterior mean ``(order+1, T)`` and covariance ``(order+1, T, T)``.
+
+        Locality: the chain restricted to the training points and one test point (for
+        the mean and variance) or two (for a covariance) is the same network on fewer
+        inputs. With ``c`` the series of ``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` there,
+        ``mean = c_m / c_z`` and ``cov = c_C / c_z - mean mean^T``, expanded in eps.
+        """
+        T = len(X_test)
+        mean = np.zeros((order + 1, T))
+        second = np.zeros((order + 1, T, T))
+        for i in range(T):
+            c = self._series(np.vstack([X, X_test[i : i + 1]]), y, beta, order)  # z, z m, z (C + m^2)
+            mean[:, i] = series.divide(c[:, 1], c[:, 0])
+            second[:, i, i] = series.divide(c[:, 2], c[:, 0])
+        for i, j in zip(*np.triu_indices(T, k=1)):
+            c = self._series(np.vstack([X, X_test[[i, j]]]), y, beta, order)
+            second[:, i, j] = second[:, j, i] = series.divide(c[:, 4], c[:, 0])  # z (C + m m)_ij
+        return mean, second - series.multiply(mean[:, :, None], mean[:, None, :])
 
     # ------------------------------------------------------------ the series
     def evidence(self, X: np.ndarray, y: np.ndarray, beta: float = math.inf, order: int = 0) -> Evidence:
-        """Log evidence ``log E_prior[N(y; f(X), (P/beta) I)]`` to ``order`` in ``1/width``."""
+        """Log evidence ``log E_prior[N(y; f(X), (P/beta) I)]`` to ``order`` in ``1/width``.
+
+        ``terms[0]`` is the Gaussian-process value; ``terms[k]`` the ``n^-k`` part of
+        ``log(E[z])``, ``z`` the evidence relative to the Gaussian process.
+        """
         beta = check_beta(beta)
-        order = check_order(order)
+        order = check_order(order, MAX_ORDER)
         X, y, _ = check_data(X, y, None, beta)
-        K_DD, _, _ = self._final_kernel_blocks(X, None)
-        self._require_implemented(order)
-        value = gp_log_evidence(K_DD, y, noise_variance(len(y), beta))
+        K_DD = self.kernels(X)[-1]
+        terms = np.zeros(order + 1)
+        terms[0] = gp_log_evidence(K_DD, y, noise_variance(len(y), beta))
+        if order:
+            terms[1:] = series.log(self._series(X, y, beta, order)[:, 0])[1:]
+        value = float(terms.sum())
         return Evidence(
             log_evidence=value,
-            terms=np.array([value]),
+            terms=terms,
             log_partition=log_partition_from_evidence(value, len(y), beta),
             order=order,
             beta=beta,
@@ -99,32 +130,28 @@ class ShapedMLP:
     ) -> Prediction:
         """Posterior predictive mean, variance and covariance of ``f(X_test)`` to ``order``."""
         beta = check_beta(beta)
-        order = check_order(order)
+        order = check_order(order, MAX_ORDER)
         if X_test is None:
             raise ValueError("predict needs test inputs X_test of shape (T, N0)")
         X, y, X_test = check_data(X, y, X_test, beta)
-        K_DD, K_xD, K_xx = self._final_kernel_blocks(X, X_test)
-        self._require_implemented(order)
-        mean, cov = gp_predict(K_DD, K_xD, K_xx, y, noise_variance(len(y), beta))
-        var = np.diag(cov).copy()
+        P = len(y)
+        if order == 0:
+            K = self.kernels(np.vstack([X, X_test]))[-1]
+            mean, cov = gp_predict(K[:P, :P], K[P:, :P], K[P:, P:], y, noise_variance(P, beta))
+            mean_terms, cov_terms = mean[None], cov[None]
+        else:
+            mean_terms, cov_terms = self._local_predictive_series(X, y, X_test, beta, order)
+        var_terms = np.diagonal(cov_terms, axis1=1, axis2=2).copy()
         return Prediction(
-            mean=mean,
-            var=var,
-            cov=cov,
-            mean_terms=mean[None, :],
-            var_terms=var[None, :],
-            cov_terms=cov[None, :, :],
+            mean=mean_terms.sum(axis=0),
+            var=var_terms.sum(axis=0),
+            cov=cov_terms.sum(axis=0),
+            mean_terms=mean_terms,
+            var_terms=var_terms,
+            cov_terms=cov_terms,
             order=order,
             beta=beta,
         )
-
-    @staticmethod
-    def _require_implemented(order: int) -> None:
-        if order > IMPLEMENTED_ORDER:
-            raise NotImplementedError(
-                f"order {order} is not available yet: this version computes order 0 (the infinite-width "
-                "kernel regime); use order=0, or net.exact / net.monte_carlo for finite-width answers"
-            )
 
     # ------------------------------------------------------------ references
     def exact(
@@ -143,8 +170,10 @@ class ShapedMLP:
 
         beta = check_beta(beta)
         X, y, X_test = check_data(X, y, X_test, beta)
-        K_DD, K_xD, K_xx = self._final_kernel_blocks(X, X_test)
-        cholesky_of_training_kernel(K_DD, noise_variance(len(y), beta))  # raises if singular
+        K = self.kernels(X if X_test is None else np.vstack([X, X_test]))[-1]
+        P = len(y)
+        K_DD, K_xD, K_xx = K[:P, :P], (None if X_test is None else K[P:, :P]), (None if X_test is None else K[P:, P:])
+        cholesky_of_training_kernel(K_DD, noise_variance(P, beta))  # raises if singular
         result = deep_linear_exact(K_DD, y, self.widths, beta, K_xD=K_xD, K_xx=K_xx)
         return ExactResult(
             log_evidence=result.log_evidence,

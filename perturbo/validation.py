@@ -49,9 +49,11 @@ def check_beta(beta: object) -> float:
     return float(beta)
 
 
-def check_order(order: object) -> int:
-    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or order < 0:
-        raise ValueError(f"order must be an integer >= 0 (the highest power of 1/width kept), got {order!r}")
+def check_order(order: object, max_order: int) -> int:
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or not 0 <= order <= max_order:
+        raise ValueError(
+            f"order must be an integer from 0 to {max_order} (the highest power of 1/width kept), got {order!r}"
+        )
     return int(order)
 
 

@@ -31,12 +31,12 @@ def csv_file(tmp_path):
 
 def test_evaluate_json_matches_the_api(npz_file, capsys):
     code = main(["evaluate", "--data", str(npz_file), "--depth", "3", "--width", "40", "--psi", "-0.5",
-                 "--beta", "4", "--json"])
+                 "--beta", "4", "--order", "1", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     net = ShapedMLP(depth=3, width=40, psi=-0.5)
-    ev = net.evidence(X, Y, beta=4.0)
-    pr = net.predict(X, Y, XT, beta=4.0)
+    ev = net.evidence(X, Y, beta=4.0, order=1)
+    pr = net.predict(X, Y, XT, beta=4.0, order=1)
     assert out["log_evidence"] == pytest.approx(ev.log_evidence, rel=1e-14)
     assert out["log_partition"] == pytest.approx(ev.log_partition, rel=1e-14)
     np.testing.assert_allclose(out["mean"], pr.mean, rtol=1e-14)
@@ -53,7 +53,7 @@ def test_csv_and_npz_give_the_same_answer(npz_file, csv_file, capsys):
 
 
 def test_evaluate_table_names_its_quantities(npz_file, capsys):
-    assert main(["evaluate", "--data", str(npz_file)]) == 0
+    assert main(["evaluate", "--data", str(npz_file), "--order", "0"]) == 0
     out = capsys.readouterr().out
     assert "log evidence" in out and "Posterior predictive" in out
 
@@ -79,7 +79,7 @@ def test_demo_prints_both_references(capsys):
         (["evaluate", "--data", "missing.npz"], "does not exist"),
         (["evaluate", "--data", "{npz}", "--depth", "0"], "depth must be an integer >= 1"),
         (["evaluate", "--data", "{npz}", "--beta", "-1"], "beta must be > 0"),
-        (["evaluate", "--data", "{npz}", "--order", "1"], "order 1 is not available"),
+        (["evaluate", "--data", "{npz}", "--order", "9"], "order must be an integer from 0 to"),
         (["evaluate", "--data", "{npz}", "--activation", "sin(t)"], "not a polynomial"),
         (["evaluate", "--data", "{bad}"], "not a readable .npz"),
     ],

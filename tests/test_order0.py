@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from perturbo import ShapedMLP
+from perturbo.model import MAX_ORDER
 from tests.datasets import make_data
 from tests.independent import gp_regression, kernel_by_quadrature
 
@@ -56,12 +57,10 @@ def test_order0_is_independent_of_width():
     assert a == b
 
 
-def test_higher_orders_raise_not_implemented_after_validation():
+def test_orders_beyond_the_maximum_are_a_value_error():
     X, y, X_test = make_data()
     net = ShapedMLP(depth=3, width=10)
-    with pytest.raises(NotImplementedError, match="order 1"):
-        net.evidence(X, y, order=1)
-    with pytest.raises(NotImplementedError):
-        net.predict(X, y, X_test, order=2)
-    with pytest.raises(ValueError):  # bad data is reported before the order is looked at
-        net.evidence(X, y[:-1], order=1)
+    with pytest.raises(ValueError, match=f"order must be an integer from 0 to {MAX_ORDER}"):
+        net.evidence(X, y, order=MAX_ORDER + 1)
+    with pytest.raises(ValueError, match="order must be an integer from 0"):
+        net.predict(X, y, X_test, order=-1)
