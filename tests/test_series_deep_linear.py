@@ -1,0 +1,90 @@
+"""The engine on the deep linear network: exact per-order targets and N^-(K+1) error scaling."""
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from perturbo import ShapedMLP
+from tests.datasets import make_data
+from tests.deep_linear_series import N, P, r, zero_temperature_series
+
+
+def closed_form_terms(widths: tuple, order: int, P_value: int, r_value: float):
+    ev, var = zero_temperature_series(widths, order)
+    values = {P: P_value, r: r_value}
+    return [float(e.subs(values)) for e in ev], [float(v.subs(values)) for v in var]
+
+
+@pytest.mark.parametrize(
+    "widths, order, P_value, seed",
+    [
+        ((30, 30), 1, 3, 0),
+        ((25, 40, 60), 1, 4, 1),
+        ((20, 20, 20), 2, 3, 2),
+        ((12, 30, 18), 2, 2, 3),
+        pytest.param((30, 30, 30), 3, 2, 4, marks=pytest.mark.slow),
+    ],
+)
+def test_zero_temperature_terms_equal_the_independent_closed_form(widths, order, P_value, seed):
+    X, y, X_test = make_data(P=P_value, N0=6, T=1, seed=seed)
+    net = ShapedMLP(depth=len(widths), width=list(widths), sigma_w2=1.3)
+    K = net.kernels(np.vstack([X, X_test]))[-1]
+    r_value = float(y @ np.linalg.solve(K[:P_value, :P_value], y))
+    ev_target, var_target = closed_form_terms(widths, order, P_value, r_value)
+
+    ev = net.evidence(X, y, order=order)
+    pr = net.predict(X, y, X_test, order=order)
+    np.testing.assert_allclose(ev.terms[1:], ev_target[1:], rtol=1e-9)
+    np.testing.assert_allclose(pr.var_terms[:, 0] / pr.var_terms[0, 0], var_target, rtol=1e-9)
+    # at beta = inf the mean does not depend on the kernel scale: no finite-width correction
+    assert np.all(np.abs(pr.mean_terms[1:]) < 1e-12 * abs(pr.mean_terms[0, 0]))
+
+
+def test_first_order_closed_forms_are_the_known_ones():
+    ev, var = zero_temperature_series((N,) * 3, 1)
+    assert sp.simplify(ev[1] - 3 / N * ((r - P) ** 2 / 4 - r + P / 2)) == 0
+    assert sp.simplify(var[1] - 3 / N * (r - P)) == 0
+
+
+def error_slopes(errors: list[float]) -> np.ndarray:
+    """``log2`` of successive error ratios over width doublings."""
+    return np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+
+
+@pytest.mark.parametrize(
+    "beta, widths, seed",
+    [(math.inf, (1, 1, 1), 0), (4.0, (1, 1, 1), 1), (math.inf, (1, 2, 1), 2), (1.5, (2, 1, 3), 3)],
+    ids=["zero-T-equal", "finite-beta-equal", "zero-T-unequal", "small-beta-unequal"],
+)
+def test_order_k_error_falls_like_n_to_the_minus_k_plus_1(beta, widths, seed):
+    X, y, X_test = make_data(P=2, N0=5, T=1, seed=seed)
+    max_order = 3
+    scales = (40, 80, 160)
+    errors = {k: {"evidence": [], "mean": [], "var": []} for k in range(max_order + 1)}
+    for n in scales:
+        net = ShapedMLP(depth=3, width=[n * c for c in widths], sigma_w2=0.9)
+        exact = net.exact(X, y, X_test, beta=beta)
+        ev = net.evidence(X, y, beta=beta, order=max_order)
+        pr = net.predict(X, y, X_test, beta=beta, order=max_order)
+        for k in range(max_order + 1):
+            errors[k]["evidence"].append(abs(ev.terms[: k + 1].sum() - exact.log_evidence))
+            errors[k]["mean"].append(abs(pr.mean_terms[: k + 1, 0].sum() - exact.mean[0]))
+            errors[k]["var"].append(abs(pr.var_terms[: k + 1, 0].sum() - exact.var[0]))
+    quantities = ["evidence", "var"] if math.isinf(beta) else ["evidence", "mean", "var"]
+    for k in range(max_order + 1):
+        for q in quantities:
+            slopes = error_slopes(errors[k][q])
+            assert slopes[-1] > k + 1 - 0.4, (k, q, errors[k][q], slopes)
+            assert slopes[-1] < k + 1 + 0.6, (k, q, errors[k][q], slopes)
+            if k:  # each order improves on the one before at the largest width
+                assert errors[k][q][-1] < errors[k - 1][q][-1], (k, q)
+
+
+def test_a_tiny_psi_gives_the_linear_terms():
+    X, y, X_test = make_data(P=3, N0=6, T=1, seed=7)
+    linear = ShapedMLP(depth=3, width=20).predict(X, y, X_test, beta=2.0, order=2)
+    almost = ShapedMLP(depth=3, width=20, psi=1e-7).predict(X, y, X_test, beta=2.0, order=2)
+    for a, b in [(linear.mean_terms, almost.mean_terms), (linear.var_terms, almost.var_terms)]:
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(a).max())
+        assert not np.array_equal(a, b)  # the shaped path really ran
