@@ -20,6 +20,11 @@ from .model import MAX_ORDER, ShapedMLP
 DESCRIPTION = """\
 perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped networks.
 
+  perturbo demo                      the built-in example, orders 0-2 against references
+  perturbo evaluate --data FILE      log evidence and posterior predictive to --order K
+  perturbo check --data FILE         the series against Monte Carlo over finite networks
+  perturbo derive --order K          write the derived expansion to derivations/
+
 The network has DEPTH hidden layers of width N and activation
 phi(t) = t + p(t)/DEPTH, with p(t) = psi t^3/3 by default or any polynomial
 given by --activation. Training targets are observed with Gaussian noise of
@@ -70,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="log evidence and posterior predictive on a dataset")
     _add_model_arguments(evaluate)
     evaluate.add_argument("--order", type=int, default=1, help=f"highest order in 1/N, 0..{MAX_ORDER} (default 1)")
+
+    derive = commands.add_parser("derive", help="derive the expansion to an order and write it to derivations/")
+    derive.add_argument("--order", type=int, required=True, help="order in 1/n (>= 1)")
+    derive.add_argument("--activation", help="shaping polynomial p(t) with numeric coefficients (default psi t^3/3)")
+    derive.add_argument("--out", default="derivations", help="output folder (default derivations/)")
 
     check = commands.add_parser("check", help="compare the series with Monte Carlo over finite networks")
     _add_model_arguments(check)
@@ -189,11 +199,18 @@ def cmd_check(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_derive(args: argparse.Namespace) -> None:
+    from .derive import derive
+
+    for path in derive(args.order, args.activation, args.out):
+        print(f"wrote {path}")
+
+
 def _tolist(a: np.ndarray | None) -> list | None:
     return None if a is None else a.tolist()
 
 
-COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check}
+COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

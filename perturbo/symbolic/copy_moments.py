@@ -37,19 +37,28 @@ def local_pairs(n_labels: int) -> list[tuple[int, int]]:
 
 
 @lru_cache(maxsize=None)
-def covariance_ring(n_labels: int):
-    """The polynomial ring ``QQ[s_pq]`` over the entries of an ``n_labels``-point covariance."""
+def covariance_ring(n_labels: int, parameters: tuple[sp.Symbol, ...] = ()):
+    """The ring ``F[s_pq]`` over the entries of an ``n_labels``-point covariance.
+
+    ``F`` is ``QQ``, or the rational functions in ``parameters`` (e.g. ``psi``, ``L``) for
+    derivations that keep them symbolic.
+    """
     names = ",".join(f"s_{p}_{q}" for p, q in local_pairs(n_labels))
-    R, *gens = ring(names, sp.QQ)
+    domain = sp.QQ.frac_field(*parameters) if parameters else sp.QQ
+    R, *gens = ring(names, domain)
     return R, dict(zip(local_pairs(n_labels), gens))
 
 
 @lru_cache(maxsize=None)
-def copy_moment(phi: sp.Expr, sigma_w2: sp.Rational, r: int) -> PolyElement:
-    """``M_r`` of the module docstring, an element of ``covariance_ring(2r)``."""
-    R, s = covariance_ring(2 * r)
+def copy_moment(phi: sp.Expr, sigma_w2: sp.Expr, r: int) -> PolyElement:
+    """``M_r`` of the module docstring, an element of ``covariance_ring(2r, parameters)``.
+
+    ``parameters`` are the symbols of ``phi`` other than ``t`` and those of ``sigma_w2``.
+    """
+    parameters = tuple(sorted((phi.free_symbols - {t}) | sp.sympify(sigma_w2).free_symbols, key=str))
+    R, s = covariance_ring(2 * r, parameters)
     moment = gaussian_moments(lambda a, b: s[(min(a, b), max(a, b))])
-    coefficients = [R.domain.convert(c) for c in reversed(sp.Poly(phi, t).all_coeffs())]
+    coefficients = [R.domain.from_sympy(c) for c in reversed(sp.Poly(phi, t).all_coeffs())]
 
     def raw(block: tuple[int, ...]) -> PolyElement:
         """``E[prod_{i in block} Y_i]`` by expanding each ``phi`` into monomials."""
@@ -62,7 +71,7 @@ def copy_moment(phi: sp.Expr, sigma_w2: sp.Rational, r: int) -> PolyElement:
                 for label, k in zip(labels, powers):
                     exponents[label] += k
                 total += c * moment(tuple(exponents))
-        return total * R.domain.convert(sigma_w2) ** len(block)
+        return total * R.domain.from_sympy(sp.sympify(sigma_w2)) ** len(block)
 
     if r == 1:
         return raw((0,))
