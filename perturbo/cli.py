@@ -95,7 +95,8 @@ def _model(args: argparse.Namespace) -> ShapedMLP:
 
 def _series(net: ShapedMLP, data: Dataset, beta: float, order: int) -> dict:
     ev = net.evidence(data.X, data.y, beta=beta, order=order)
-    out = {"log_evidence": ev.log_evidence, "log_evidence_terms": ev.terms.tolist(), "log_partition": ev.log_partition}
+    out = {"log_evidence": ev.log_evidence, "log_evidence_terms": ev.terms.tolist(), "log_partition": ev.log_partition,
+           "log_evidence_error_estimate": ev.error_estimate, "log_evidence_converging": ev.converging}
     if data.X_test is not None:
         pr = net.predict(data.X, data.y, data.X_test, beta=beta, order=order)
         out.update(mean=pr.mean.tolist(), var=pr.var.tolist(), mean_terms=pr.mean_terms.tolist(), var_terms=pr.var_terms.tolist())
@@ -164,6 +165,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"{net!r}, beta = {args.beta}, order {args.order}\n")
     rows = [[f"log evidence, order {k}", term] for k, term in enumerate(result["log_evidence_terms"])]
     rows.append(["log evidence (sum)", result["log_evidence"]])
+    if result["log_evidence_error_estimate"] is not None:
+        rows.append(["error estimate (|last term|)", result["log_evidence_error_estimate"]])
+    if result["log_evidence_converging"] is False:
+        rows.append(["terms shrinking", "no: the series is breaking down"])
     if result["log_partition"] is not None:
         rows.append(["log Z_beta", result["log_partition"]])
     _print_table("Evidence", ["quantity", "value"], rows)

@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from .activation import Activation, parse_shaping
-from .results import Evidence, ExactResult, Prediction, log_partition_from_evidence
+from .results import Evidence, ExactResult, Prediction, log_partition_from_evidence, truncation_diagnostics
 from .runtime import series
 from .runtime.expansion import readout_series
 from .runtime.gp_posterior import cholesky_of_training_kernel, gp_log_evidence, gp_predict, noise_variance
@@ -117,12 +117,15 @@ class ShapedMLP:
         if order:
             terms[1:] = series.log(self._series(X, y, beta, order)[:, 0])[1:]
         value = float(terms.sum())
+        error_estimate, converging = truncation_diagnostics(terms, "log evidence", max(1.0, abs(terms[0])))
         return Evidence(
             log_evidence=value,
             terms=terms,
             log_partition=log_partition_from_evidence(value, len(y), beta),
             order=order,
             beta=beta,
+            error_estimate=error_estimate,
+            converging=converging,
         )
 
     def predict(
@@ -142,6 +145,9 @@ class ShapedMLP:
         else:
             mean_terms, cov_terms = self._local_predictive_series(X, y, X_test, beta, order)
         var_terms = np.diagonal(cov_terms, axis1=1, axis2=2).copy()
+        prior_var = float(np.max(np.diagonal(self.kernels(X_test)[-1])))
+        mean_error, mean_converging = truncation_diagnostics(mean_terms, "posterior mean", float(np.max(np.abs(y))))
+        var_error, var_converging = truncation_diagnostics(var_terms, "posterior variance", prior_var)
         return Prediction(
             mean=mean_terms.sum(axis=0),
             var=var_terms.sum(axis=0),
@@ -151,6 +157,9 @@ class ShapedMLP:
             cov_terms=cov_terms,
             order=order,
             beta=beta,
+            mean_error_estimate=mean_error,
+            var_error_estimate=var_error,
+            converging=None if mean_converging is None else bool(mean_converging and var_converging),
         )
 
     # ------------------------------------------------------------ references

@@ -6,9 +6,52 @@ the order-K answer is the sum of the terms.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+ROUNDOFF = 1e-10
+"""Corrections smaller than this times the leading term are taken as zero when judging convergence."""
+
+REGIME = (
+    "the series is built for many layers, a weak per-layer shaping and L*P/N small: "
+    "use wider layers or a lower order"
+)
+
+
+def truncation_diagnostics(
+    terms: np.ndarray, name: str, scale: float
+) -> tuple[np.ndarray | float | None, bool | None]:
+    """Error estimate ``|terms[K]|`` (the last included correction) and whether corrections shrink.
+
+    ``converging`` is ``None`` below order 2 (one correction cannot show a trend), else
+    ``|terms[k]| <= |terms[k-1]|`` for all ``k >= 2`` (every entry), ignoring corrections
+    below the roundoff floor ``ROUNDOFF * scale``, with ``scale`` the natural size of the
+    quantity (exact zeros, e.g. the deep linear mean at zero temperature or the variance at a
+    training point, come out at 1e-16 and have no trend). When it fails a
+    ``RuntimeWarning`` says so: the series is asymptotic, and adding terms past the
+    smallest one makes the answer worse.
+    """
+    order = len(terms) - 1
+    if order == 0:
+        return None, None
+    size = np.abs(terms)
+    estimate = size[-1] if size.ndim > 1 else float(size[-1])
+    if order < 2:
+        return estimate, None
+    floor = ROUNDOFF * scale
+    growing = [k for k in range(2, order + 1) if np.any((size[k] > size[k - 1]) & (size[k] > floor))]
+    if growing:
+        k = growing[0]
+        warnings.warn(
+            f"the 1/N series of the {name} is not converging here: term {k} "
+            f"(max {np.max(size[k]):.3g}) is larger than term {k - 1} (max {np.max(size[k - 1]):.3g}); "
+            f"{REGIME}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return estimate, not growing
 
 
 def log_partition_from_evidence(log_evidence: float, n_train: int, beta: float) -> float | None:
@@ -27,6 +70,8 @@ class Evidence:
     log_partition: float | None  # paper's log Z_beta; None at beta = inf
     order: int
     beta: float
+    error_estimate: float | None = None  # |terms[order]|; None at order 0
+    converging: bool | None = None  # corrections shrinking; None below order 2
 
 
 @dataclass(frozen=True)
@@ -41,6 +86,9 @@ class Prediction:
     cov_terms: np.ndarray  # (K+1, T, T)
     order: int
     beta: float
+    mean_error_estimate: np.ndarray | None = None  # |mean_terms[order]|; None at order 0
+    var_error_estimate: np.ndarray | None = None  # |var_terms[order]|
+    converging: bool | None = None  # mean and variance corrections shrinking; None below order 2
 
 
 @dataclass(frozen=True)

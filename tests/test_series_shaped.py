@@ -90,3 +90,25 @@ def test_second_order_beats_first_order_against_monte_carlo():
     z = np.abs(by_order - mc.log_evidence) / mc.log_evidence_se
     assert z[0] > 20 and z[1] > 4  # Monte Carlo resolves the order-0 and order-1 errors ...
     assert z[2] < z[1] / 1.5  # ... and order 2 is clearly closer (its O(N^-3) remainder is still resolved)
+
+
+def test_breakdown_of_the_series_is_reported_not_hidden():
+    """Few layers, a strong cubic, a narrow network: the order-2 correction outgrows order 1."""
+    X, y, X_test = make_data(P=3, N0=8, T=1, seed=11, scale=0.8)
+    with pytest.warns(RuntimeWarning, match="posterior mean is not converging"):
+        pr = ShapedMLP(depth=3, width=16, psi=0.6).predict(X, y, X_test, beta=6.0, order=2)
+    assert pr.converging is False
+    assert pr.mean_error_estimate[0] == pytest.approx(abs(pr.mean_terms[2, 0]))
+
+
+def test_no_warning_where_the_series_is_meant_to_work(recwarn):
+    X, y, X_test = make_data(P=3, N0=8, T=1, seed=11, scale=0.8)
+    net = ShapedMLP(depth=6, width=64, psi=-0.8)
+    ev = net.evidence(X, y, beta=6.0, order=2)
+    pr = net.predict(X, y, X_test, beta=6.0, order=2)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert ev.converging is True and pr.converging is True
+    assert ev.error_estimate == pytest.approx(abs(ev.terms[2]))
+    low = net.evidence(X, y, beta=6.0, order=1)
+    assert low.converging is None and low.error_estimate == pytest.approx(abs(low.terms[1]))
+    assert net.evidence(X, y, beta=6.0, order=0).error_estimate is None

@@ -53,15 +53,16 @@ def readout_polynomials(
         return total
 
     def log_det_change() -> TruncatedPoly:
-        """``log det(I + A D_DD) = sum_j (-1)^{j+1} tr(B^j)/j``, ``B = A D_DD``."""
+        """``log det(I + A D_DD) = sum_j (-1)^{j+1} tr(B^j)/j``, ``B = A D_DD``, ``tr(B^j) = sum B^{j-1}_ab B_ba``."""
+        zero = TruncatedPoly({}, degree)
         B = [[linear_combination(A[a], [D_DD[b][c] for b in range(P)], degree) for c in range(P)] for a in range(P)]
-        power, total = B, TruncatedPoly({}, degree)
-        for j in range(1, degree + 1):
-            total = total + sum((power[a][a] for a in range(P)), TruncatedPoly({}, degree)) * ((-1) ** (j + 1) / j)
-            power = [
-                [sum((power[a][b] * B[b][c] for b in range(P)), TruncatedPoly({}, degree)) for c in range(P)]
-                for a in range(P)
-            ]
+        total = sum((B[a][a] for a in range(P)), zero)
+        power = B  # B^{j-1}
+        for j in range(2, degree + 1):
+            trace = sum((power[a][b] * B[b][a] for a in range(P) for b in range(P)), zero)
+            total = total + trace * ((-1) ** (j + 1) / j)
+            if j < degree:
+                power = [[sum((power[a][b] * B[b][c] for b in range(P)), zero) for c in range(P)] for a in range(P)]
         return total
 
     y_poly = [TruncatedPoly.constant(v, degree) for v in y]
