@@ -38,6 +38,6 @@ def readout_series(
             if kept_orders(order, len(m)) > 0:
                 F.setdefault(m, np.zeros((order + 1, len(polys))))[0, q] = c
     for l in range(len(widths), 0, -1):
-        layer = LayerMoments(kernels[l - 1], kernels[l], moments, entries, order)
+        layer = LayerMoments(kernels[l - 1], moments, entries, order)
         F = pull_back(F, layer, 1.0 / widths[l - 1])
     return F.get((), np.zeros((order + 1, len(polys))))

@@ -54,21 +54,21 @@ def partitions_without_singletons(items: Sequence[int]) -> Iterator[list[tuple[i
 
 def falling_factorial_weight(t: int, b: int, lam: float, order: int) -> np.ndarray:
     """eps-series of ``(N)_b / N^t`` with ``1/N = eps lam``: ``(eps lam)^{t-b} prod_{i<b} (1 - i eps lam)``."""
-    series = np.zeros(order + 1)
+    weight = np.zeros(order + 1)
     if t - b <= order:
-        series[t - b] = lam ** (t - b)
+        weight[t - b] = lam ** (t - b)
     for i in range(1, b):
-        series[1:] = series[1:] - i * lam * series[:-1]
-    return series
+        weight[1:] = weight[1:] - i * lam * weight[:-1]
+    return weight
 
 
 class LayerMoments:
     """The polynomials ``mu_e(d)`` and ``M_r(e_B; K + d)`` of one layer on concrete Gram entries."""
 
-    def __init__(self, K_prev: np.ndarray, K_next: np.ndarray, moments: dict[int, LocalPolynomial],
-                 entries: GramEntries, order: int) -> None:
+    def __init__(
+        self, K_prev: np.ndarray, moments: dict[int, LocalPolynomial], entries: GramEntries, order: int
+    ) -> None:
         self.K_prev = K_prev
-        self.K_next = K_next
         self.moments = moments
         self.entries = entries
         self.order = order

@@ -26,7 +26,10 @@ def divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def log(a: np.ndarray) -> np.ndarray:
-    """``log(a) - log(a_0)``, from ``(log a)' = a'/a`` term by term: ``k l_k = k a_k/a_0 - sum_{i<k} i l_i a_{k-i}/a_0``."""
+    """``log(a) - log(a_0)``, from ``(log a)' = a'/a`` term by term:
+
+        k l_k = k a_k / a_0 - sum_{0<i<k} i l_i a_{k-i} / a_0.
+    """
     out = np.zeros_like(a, dtype=float)
     for k in range(1, len(a)):
         out[k] = (k * a[k] - sum(i * out[i] * a[k - i] for i in range(1, k))) / (k * a[0])
