@@ -8,10 +8,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .model import ShapedMLP
 from .runtime.kernel_flow import continuum_kernel
+from .verify import VerifyReport, verify
 
 try:
     __version__ = version("perturbo")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["ShapedMLP", "continuum_kernel", "__version__"]
+__all__ = ["ShapedMLP", "VerifyReport", "continuum_kernel", "verify", "__version__"]

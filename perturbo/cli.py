@@ -16,6 +16,7 @@ import numpy as np
 from . import __version__
 from .data import Dataset, demo_dataset, load_dataset
 from .model import MAX_ORDER, ShapedMLP
+from .verify import QUANTITIES, VOCABULARY
 
 DESCRIPTION = """\
 perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped networks.
@@ -24,6 +25,7 @@ perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped 
   perturbo evaluate --data FILE      log evidence and posterior predictive to --order K
   perturbo check --data FILE         the series against Monte Carlo over finite networks
   perturbo derive --order K          write the derived expansion to derivations/
+  perturbo verify "FORMULA"          check a hand-derived term (exit 0 if it holds, 1 if not)
 
 The network has DEPTH hidden layers of width N and activation
 phi(t) = t + p(t)/DEPTH, with p(t) = psi t^3/3 by default or any polynomial
@@ -80,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--order", type=int, required=True, help="order in 1/n (>= 1)")
     derive.add_argument("--activation", help="shaping polynomial p(t) with numeric coefficients (default psi t^3/3)")
     derive.add_argument("--out", default="derivations", help="output folder (default derivations/)")
+
+    verify = commands.add_parser(
+        "verify", help="check a hand-derived term against the engine (exit 0: holds, 1: does not)",
+        description="CANDIDATE is the coefficient of 1/N^order in the names: " + ", ".join(VOCABULARY)
+        + "; matrices use @ and tr(). Example: perturbo verify --order 1 \"L*((r-P)**2/4 - r + P/2)\"",
+    )
+    verify.add_argument("candidate", help="the formula, e.g. 'L*((r-P)**2/4 - r + P/2)'")
+    verify.add_argument("--order", type=int, default=1, help="which term (default 1)")
+    verify.add_argument("--quantity", choices=QUANTITIES, default="log_evidence", help="default log_evidence")
+    verify.add_argument("--psi", type=float, default=0.0, help="cubic strength (default 0: deep linear)")
+    verify.add_argument("--activation", help="shaping polynomial p(t) (overrides --psi)")
+    verify.add_argument("--beta", type=_beta, default=math.inf, help="inverse temperature (default inf)")
+    verify.add_argument("--trials", type=int, default=12, help="random networks and datasets (default 12)")
 
     check = commands.add_parser("check", help="compare the series with Monte Carlo over finite networks")
     _add_model_arguments(check)
@@ -211,21 +226,31 @@ def cmd_derive(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    report = verify(args.candidate, quantity=args.quantity, order=args.order, psi=args.psi, beta=args.beta,
+                    activation=args.activation, trials=args.trials)
+    print(("HOLDS: " if report.holds else "DOES NOT HOLD: ") + report.detail)
+    print(f"method: {report.method}")
+    return 0 if report.holds else 1
+
+
 def _tolist(a: np.ndarray | None) -> list | None:
     return None if a is None else a.tolist()
 
 
-COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive}
+COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "verify": cmd_verify}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
     except (ValueError, NotImplementedError) as exc:
         print(f"perturbo {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

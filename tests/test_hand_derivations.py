@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from perturbo import continuum_kernel
+from perturbo import continuum_kernel, verify
 from perturbo.activation import Activation, parse_shaping
 from perturbo.symbolic.mean_map import S_aa, S_ab, S_bb, mean_map_expr
 
@@ -28,9 +28,29 @@ def differs_from_mean_map(candidate: sp.Expr) -> sp.Expr:
     return sp.simplify(candidate - mean_map_expr(act.phi, sigma_w2))
 
 
+VERIFIED = sorted(p.name for p in HAND.glob("*.md") if "```verify" in p.read_text())
+
+
 def test_every_hand_derivation_is_checked():
-    checked = {"cubic_mean_map.md", "cubic_continuum_kernel.md"}
+    checked = {"cubic_mean_map.md", "cubic_continuum_kernel.md", *VERIFIED}
     assert {p.name for p in HAND.glob("*.md")} == checked
+    assert len(VERIFIED) >= 5
+
+
+def verify_block(name: str) -> dict[str, str]:
+    """``key: value`` lines of the file's single ```verify block."""
+    block = (HAND / name).read_text().split("```verify\n")[1].split("```")[0]
+    return dict(line.split(": ", 1) for line in block.strip().splitlines())
+
+
+@pytest.mark.parametrize("name", VERIFIED)
+def test_hand_derivation_holds_and_its_wrong_variant_fails(name):
+    spec = verify_block(name)
+    settings = dict(quantity=spec["quantity"], order=int(spec["order"]), beta=float(spec["beta"]))
+    right = verify(spec["candidate"], **settings)
+    assert right.holds, right.detail
+    wrong = verify(spec["wrong"], **settings)
+    assert not wrong.holds and wrong.counterexample is not None and "counterexample" in wrong.detail
 
 
 def test_cubic_mean_map():
