@@ -4,7 +4,9 @@ A candidate is the order-``order`` term of the log evidence, or of the posterior
 variance at one test point:
 
 - a string or SymPy expression: the coefficient of ``1/N^order`` (equal widths ``N``),
-  written in the vocabulary ``VOCABULARY`` (matrices use ``@`` and ``tr``);
+  written in the vocabulary ``VOCABULARY`` (matrices use ``@`` and ``tr``); a candidate that
+  uses the per-layer widths ``N_l`` (inside ``sum_l(...)``) is the whole term instead, and the
+  widths are then drawn unequal;
 - a callable ``(X, y, X_test, net, beta) -> value``: the whole term, ``1/N^order`` included.
 
 The decision is by randomised identity testing: depth, width, data (and the number of
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +33,7 @@ VOCABULARY = {
     "P": "number of training points",
     "L": "depth (hidden layers)",
     "N": "width (all layers equal)",
+    "N_l": "the widths of the layers, used inside sum_l(...), e.g. sum_l(1/N_l)",
     "beta": "inverse temperature (inf at zero temperature)",
     "psi": "cubic strength",
     "sigma_w2": "weight variance",
@@ -38,11 +42,12 @@ VOCABULARY = {
     "m0": "Gaussian-process posterior mean at the test point",
     "K": "infinite-width kernel on the training points (P x P)",
     "A": "(K + (P/beta) I)^-1 (P x P)",
+    "W": "K A = A K (P x P)",
     "y": "targets (vector of length P)",
     "k": "kernel between the training points and the test point (vector)",
     "kxx": "kernel at the test point",
 }
-FUNCTIONS = {"tr": np.trace, "sqrt": np.sqrt, "log": np.log, "exp": np.exp}
+FUNCTIONS = {"tr": np.trace, "sqrt": np.sqrt, "log": np.log, "exp": np.exp, "sum_l": np.sum}
 CONSTANTS = {"pi": math.pi}
 QUANTITIES = ("log_evidence", "mean", "var")
 _ALLOWED_NODES = (
@@ -60,8 +65,11 @@ class VerifyReport:
     counterexample: dict | None
 
 
-def compile_candidate(candidate: str | sp.Expr) -> Callable[[dict], float]:
-    """Parse a candidate in the vocabulary; ``ValueError`` naming what is not allowed."""
+def compile_candidate(candidate: str | sp.Expr) -> tuple[Callable[[dict], float], set[str]]:
+    """Parse a candidate in the vocabulary: its evaluator and the names it uses.
+
+    ``ValueError`` naming what is not allowed.
+    """
     text = str(candidate).replace("^", "**") if isinstance(candidate, str) else sp.sstr(candidate)
     try:
         tree = ast.parse(text.strip(), mode="eval")
@@ -76,20 +84,34 @@ def compile_candidate(candidate: str | sp.Expr) -> Callable[[dict], float]:
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
             raise ValueError(f"candidate {text!r}: only {', '.join(FUNCTIONS)} may be called")
     code = compile(tree, "<candidate>", "eval")
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    if {"N", "N_l"} <= names:
+        raise ValueError(f"candidate {text!r} uses both N and N_l: use N for equal widths or N_l for all layers")
 
     def evaluate(values: dict) -> float:
-        return float(np.squeeze(eval(code, {"__builtins__": {}}, {**FUNCTIONS, **CONSTANTS, **values})))
+        value = np.squeeze(eval(code, {"__builtins__": {}}, {**FUNCTIONS, **CONSTANTS, **values}))
+        if value.ndim:
+            raise ValueError(
+                f"candidate {text!r} is not a number: use N_l only inside sum_l(...), and matrices only inside "
+                "quadratic forms (y@A@y) or tr(...)"
+            )
+        return float(value)
 
-    return evaluate
+    return evaluate, names
 
 
 def _engine_term(net: ShapedMLP, X, y, X_test, beta: float, quantity: str, order: int) -> tuple[float, float]:
-    """``(order-th term, order-0 value)`` of the quantity at the first test point."""
-    if quantity == "log_evidence":
-        terms = net.evidence(X, y, beta=beta, order=order).terms
-    else:
-        pr = net.predict(X, y, X_test, beta=beta, order=order)
-        terms = (pr.mean_terms if quantity == "mean" else pr.var_terms)[:, 0]
+    """``(order-th term, order-0 value)`` of the quantity at the first test point.
+
+    Convergence warnings are silenced: a single term is compared, not the sum of the series.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if quantity == "log_evidence":
+            terms = net.evidence(X, y, beta=beta, order=order).terms
+        else:
+            pr = net.predict(X, y, X_test, beta=beta, order=order)
+            terms = (pr.mean_terms if quantity == "mean" else pr.var_terms)[:, 0]
     return float(terms[order]), float(terms[0])
 
 
@@ -100,8 +122,9 @@ def _invariants(net: ShapedMLP, X, y, X_test, beta: float) -> dict:
     A = np.linalg.inv(K + noise_variance(P, beta) * np.eye(P))
     return {
         "P": P, "L": net.depth, "N": net.widths[0], "beta": beta, "psi": net.psi, "sigma_w2": net.sigma_w2,
+        "N_l": np.array(net.widths, dtype=float),
         "r": float(y @ np.linalg.solve(K, y)), "v0": float(kxx - k @ A @ k), "m0": float(k @ A @ y),
-        "K": K, "A": A, "y": y, "k": k, "kxx": float(kxx),
+        "K": K, "A": A, "W": K @ A, "y": y, "k": k, "kxx": float(kxx),
     }
 
 
@@ -128,12 +151,16 @@ def verify(
     if order == 0:
         raise ValueError("order 0 is the Gaussian process itself; verify checks corrections, order >= 1")
     beta = check_beta(beta)
-    evaluate = None if callable(candidate) and not isinstance(candidate, sp.Basic) else compile_candidate(candidate)
+    if callable(candidate) and not isinstance(candidate, sp.Basic):
+        evaluate, names = None, set()
+    else:
+        evaluate, names = compile_candidate(candidate)
+    per_layer = "N_l" in names
     rng = np.random.default_rng(seed)
     worst, worst_case = 0.0, None
     for _ in range(trials):
         L = depth or int(rng.integers(1, 5))
-        N = width or int(rng.integers(30, 400))
+        N = width or (rng.integers(30, 400, size=L).tolist() if per_layer else int(rng.integers(30, 400)))
         P = n_train or int(rng.integers(1, 4))
         N0 = P + int(rng.integers(2, 5))
         X = 0.8 * rng.normal(size=(P, N0))
@@ -144,7 +171,8 @@ def verify(
         if evaluate is None:
             value = float(candidate(X, y, X_test, net, beta))
         else:
-            value = evaluate(_invariants(net, X, y, X_test, beta)) / N**order
+            value = evaluate(_invariants(net, X, y, X_test, beta))
+            value = value if per_layer else value / N**order
         scale = abs(truth) + abs(value) + 1e-12 * (abs(leading) + 1.0)
         discrepancy = abs(value - truth) / scale
         if discrepancy > worst:

@@ -65,3 +65,18 @@ def test_cli_exit_status(capsys):
     assert main(["verify", "--order", "1", "L*((r-P)**2/4 + r + P/2)"]) == 1
     assert "counterexample" in capsys.readouterr().out
     assert main(["verify", "L*q"]) == 2
+
+
+def test_sympy_expressions_are_candidates_too():
+    import sympy as sp
+
+    L, r, P = sp.symbols("L r P")
+    assert verify(L * ((r - P) ** 2 / 4 - r + P / 2)).holds
+    assert not verify(L * ((r - P) ** 2 / 4 - r + P)).holds
+
+
+def test_per_layer_widths_need_sum_l():
+    with pytest.raises(ValueError, match="use N_l only inside sum_l"):
+        verify("N_l*r")
+    with pytest.raises(ValueError, match="both N and N_l"):
+        verify("sum_l(1/N_l) + 1/N")
