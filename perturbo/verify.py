@@ -58,6 +58,8 @@ _ALLOWED_NODES = (
 
 @dataclass(frozen=True)
 class VerifyReport:
+    """``holds`` is True when every draw agreed within the tolerance; ``detail`` says what was compared."""
+
     holds: bool
     detail: str
     method: str
@@ -89,7 +91,8 @@ def compile_candidate(candidate: str | sp.Expr) -> tuple[Callable[[dict], float]
         raise ValueError(f"candidate {text!r} uses both N and N_l: use N for equal widths or N_l for all layers")
 
     def evaluate(values: dict) -> float:
-        value = np.squeeze(eval(code, {"__builtins__": {}}, {**FUNCTIONS, **CONSTANTS, **values}))
+        with np.errstate(all="ignore"):  # a NaN or inf is judged by verify, not reported twice
+            value = np.squeeze(eval(code, {"__builtins__": {}}, {**FUNCTIONS, **CONSTANTS, **values}))
         if value.ndim:
             raise ValueError(
                 f"candidate {text!r} is not a number: use N_l only inside sum_l(...), and matrices only inside "
@@ -151,6 +154,10 @@ def verify(
     if order == 0:
         raise ValueError("order 0 is the Gaussian process itself; verify checks corrections, order >= 1")
     beta = check_beta(beta)
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
+    if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
+        raise ValueError(f"rtol must be a number between 0 and 1, got {rtol!r}")
     if callable(candidate) and not isinstance(candidate, sp.Basic):
         evaluate, names = None, set()
     else:
@@ -174,7 +181,7 @@ def verify(
             value = evaluate(_invariants(net, X, y, X_test, beta))
             value = value if per_layer else value / N**order
         scale = abs(truth) + abs(value) + 1e-12 * (abs(leading) + 1.0)
-        discrepancy = abs(value - truth) / scale
+        discrepancy = abs(value - truth) / scale if math.isfinite(value) else math.inf  # NaN never holds
         if discrepancy > worst:
             worst = discrepancy
             worst_case = {"depth": L, "width": N, "P": P, "N0": N0, "candidate": value, "engine": truth}

@@ -1,4 +1,5 @@
 """perturbo.verify: right formulas hold, wrong ones fail with a counterexample, nothing else is evaluated."""
+import math
 
 import numpy as np
 import pytest
@@ -80,3 +81,12 @@ def test_per_layer_widths_need_sum_l():
         verify("N_l*r")
     with pytest.raises(ValueError, match="both N and N_l"):
         verify("sum_l(1/N_l) + 1/N")
+
+
+def test_a_candidate_that_is_not_a_number_never_holds():
+    report = verify("log(-L)*r")
+    assert not report.holds and math.isinf(report.largest_discrepancy)
+    with pytest.raises(ValueError, match="trials must be"):
+        verify(ORDER1, trials=0)
+    with pytest.raises(ValueError, match="rtol must be"):
+        verify(ORDER1, rtol=0)
