@@ -24,9 +24,6 @@ class GramEntries:
         for e, (a, b) in enumerate(self.pairs):
             self.index[a, b] = self.index[b, a] = e
 
-    def __len__(self) -> int:
-        return len(self.pairs)
-
 
 def merge(m1: Monomial, m2: Monomial) -> Monomial:
     return tuple(sorted(m1 + m2)) if m1 and m2 else m1 or m2
@@ -93,9 +90,6 @@ class TruncatedPoly:
         if max_degree >= self.max_degree:
             return self
         return TruncatedPoly._trusted({m: c for m, c in self.terms.items() if len(m) <= max_degree}, max_degree)
-
-    def constant_term(self) -> float:
-        return self.terms.get((), 0.0)
 
 
 def linear_combination(weights: Iterable[float], polys: Iterable[TruncatedPoly], max_degree: int) -> TruncatedPoly:
