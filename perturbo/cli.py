@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status = COMMANDS[args.command](args)
-    except (ValueError, NotImplementedError) as exc:
+    except ValueError as exc:
         print(f"perturbo {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return status or 0
