@@ -71,13 +71,13 @@ class ShapedMLP:
         S0 = input_kernel(np.asarray(X, dtype=float), self.sigma_w2)
         return kernel_flow(S0, numeric_mean_map(self.activation.phi, self.sigma_w2), self.depth)
 
-    def _series(self, X_all: np.ndarray, y: np.ndarray, beta: float, order: int) -> np.ndarray:
-        """eps-series of the unnormalised posterior moments (``runtime.expansion.readout_series``)."""
-        kernels = self.kernels(X_all)
-        sigma2 = noise_variance(len(y), beta)
-        cholesky_of_training_kernel(kernels[-1][: len(y), : len(y)], sigma2)  # raises if singular
+    def _series(self, kernels: list[np.ndarray], y: np.ndarray, beta: float, order: int) -> np.ndarray:
+        """eps-series of the unnormalised posterior moments (``runtime.expansion.readout_series``).
+
+        The caller has checked that the training block of ``kernels[-1]`` is positive definite.
+        """
         moments = layer_moments(self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), order)
-        return readout_series(kernels, len(y), y, sigma2, self.widths, moments, order)
+        return readout_series(kernels, len(y), y, noise_variance(len(y), beta), self.widths, moments, order)
 
     def _local_predictive_series(
         self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, beta: float, order: int
@@ -90,14 +90,15 @@ class ShapedMLP:
         ``mean = c_m / c_z`` and ``cov = c_C / c_z - mean mean^T``, expanded in eps.
         """
         T = len(X_test)
+        cholesky_of_training_kernel(self.kernels(X)[-1], noise_variance(len(y), beta))  # raises if singular
         mean = np.zeros((order + 1, T))
         second = np.zeros((order + 1, T, T))
         for i in range(T):
-            c = self._series(np.vstack([X, X_test[i : i + 1]]), y, beta, order)  # z, z m, z (C + m^2)
+            c = self._series(self.kernels(np.vstack([X, X_test[i : i + 1]])), y, beta, order)  # z, z m, z (C + m^2)
             mean[:, i] = series.divide(c[:, 1], c[:, 0])
             second[:, i, i] = series.divide(c[:, 2], c[:, 0])
         for i, j in zip(*np.triu_indices(T, k=1)):
-            c = self._series(np.vstack([X, X_test[[i, j]]]), y, beta, order)
+            c = self._series(self.kernels(np.vstack([X, X_test[[i, j]]])), y, beta, order)
             second[:, i, j] = second[:, j, i] = series.divide(c[:, 4], c[:, 0])  # z (C + m m)_ij
         return mean, second - series.multiply(mean[:, :, None], mean[:, None, :])
 
@@ -111,11 +112,11 @@ class ShapedMLP:
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
         X, y, _ = check_data(X, y, None, beta)
-        K_DD = self.kernels(X)[-1]
+        kernels = self.kernels(X)
         terms = np.zeros(order + 1)
-        terms[0] = gp_log_evidence(K_DD, y, noise_variance(len(y), beta))
+        terms[0] = gp_log_evidence(kernels[-1], y, noise_variance(len(y), beta))  # raises if singular
         if order:
-            terms[1:] = series.log(self._series(X, y, beta, order)[:, 0])[1:]
+            terms[1:] = series.log(self._series(kernels, y, beta, order)[:, 0])[1:]
         value = float(terms.sum())
         error_estimate, converging = truncation_diagnostics(terms, "log evidence", max(1.0, abs(terms[0])))
         return Evidence(
