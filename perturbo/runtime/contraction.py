@@ -41,28 +41,32 @@ def readout_polynomials(
 
     A = np.linalg.inv(K[:P, :P] + sigma2 * np.eye(P))
     D_DD = [[fluctuation(a, b) for b in range(P)] for a in range(P)]
+    zero = TruncatedPoly({}, degree)
+
+    def dot(u: list[TruncatedPoly], v: list[TruncatedPoly]) -> TruncatedPoly:
+        """``sum_b u_b v_b`` for vectors of polynomials."""
+        return sum((ub * vb for ub, vb in zip(u, v)), zero)
 
     def solve(v: list[TruncatedPoly]) -> list[TruncatedPoly]:
         """``A(D) v = sum_j (-A D_DD)^j A v``."""
         term = [linear_combination(A[a], v, degree) for a in range(P)]
         total = term
         for _ in range(degree):
-            D_term = [sum((D_DD[a][b] * term[b] for b in range(P)), TruncatedPoly({}, degree)) for a in range(P)]
+            D_term = [dot(D_DD[a], term) for a in range(P)]
             term = [linear_combination(-A[a], D_term, degree) for a in range(P)]
             total = [x + u for x, u in zip(total, term)]
         return total
 
     def log_det_change() -> TruncatedPoly:
         """``log det(I + A D_DD) = sum_j (-1)^{j+1} tr(B^j)/j``, ``B = A D_DD``, ``tr(B^j) = sum B^{j-1}_ab B_ba``."""
-        zero = TruncatedPoly({}, degree)
         B = [[linear_combination(A[a], [D_DD[b][c] for b in range(P)], degree) for c in range(P)] for a in range(P)]
         total = sum((B[a][a] for a in range(P)), zero)
         power = B  # B^{j-1}
         for j in range(2, degree + 1):
-            trace = sum((power[a][b] * B[b][a] for a in range(P) for b in range(P)), zero)
+            trace = sum((dot(power[a], [B[b][a] for b in range(P)]) for a in range(P)), zero)
             total = total + trace * ((-1) ** (j + 1) / j)
             if j < degree:
-                power = [[sum((power[a][b] * B[b][c] for b in range(P)), zero) for c in range(P)] for a in range(P)]
+                power = [[dot(power[a], [B[b][c] for b in range(P)]) for c in range(P)] for a in range(P)]
         return total
 
     y_poly = [TruncatedPoly.constant(v, degree) for v in y]
@@ -76,12 +80,12 @@ def readout_polynomials(
         z = z + power * (1.0 / math.factorial(j))
 
     test = range(P, M)
-    means = [sum((gram(x, b) * solved_y[b] for b in range(P)), TruncatedPoly({}, degree)) for x in test]
+    means = [dot([gram(x, b) for b in range(P)], solved_y) for x in test]
     solved_columns = [solve([gram(b, x) for b in range(P)]) for x in test]
     outputs = [z] + [z * m for m in means]
     for i, x in enumerate(test):
         for j in range(i, T):
             x2 = P + j
-            cov = gram(x, x2) - sum((gram(x, b) * solved_columns[j][b] for b in range(P)), TruncatedPoly({}, degree))
+            cov = gram(x, x2) - dot([gram(x, b) for b in range(P)], solved_columns[j])
             outputs.append(z * (cov + means[i] * means[j]))
     return outputs
