@@ -6,13 +6,13 @@
 """
 from importlib.metadata import PackageNotFoundError, version
 
-from .model import ShapedMLP
-from .runtime.kernel_flow import continuum_kernel
-from .verify import VerifyReport, verify
-
 try:
     __version__ = version("perturbo")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
+
+from .model import ShapedMLP  # noqa: E402  (the code generator reads __version__)
+from .runtime.kernel_flow import continuum_kernel  # noqa: E402
+from .verify import VerifyReport, verify  # noqa: E402
 
 __all__ = ["ShapedMLP", "VerifyReport", "continuum_kernel", "verify", "__version__"]

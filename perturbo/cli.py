@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--order", type=int, default=1, help=f"highest order in 1/N, 0..{MAX_ORDER} (default 1)")
     check.add_argument("--samples", type=int, default=100_000, help="Monte Carlo samples (default 100000)")
     check.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
+    cache = commands.add_parser("cache", help="show or clear the cache of generated kernels")
+    cache.add_argument("action", choices=["info", "clear"])
     return parser
 
 
@@ -236,11 +238,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.holds else 1
 
 
+def cmd_cache(args: argparse.Namespace) -> None:
+    from .codegen.cache import cache_clear, cache_info
+
+    if args.action == "clear":
+        print(f"removed {cache_clear()} generated modules from {cache_info()['directory']}")
+        return
+    info = cache_info()
+    print(f"cache directory: {info['directory']} (set PERTURBO_CACHE_DIR to move it)")
+    print(f"{len(info['modules'])} generated modules, {info['bytes'] / 1e6:.1f} MB including Numba's compiled code")
+    for name in info["modules"]:
+        print(f"  {name}")
+
+
 def _tolist(a: np.ndarray | None) -> list | None:
     return None if a is None else a.tolist()
 
 
-COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "verify": cmd_verify}
+COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "verify": cmd_verify,
+            "cache": cmd_cache}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,6 +36,24 @@ if TYPE_CHECKING:
 MAX_ORDER = 4
 """Highest order offered: the cost of the reference path grows steeply with the order (see README)."""
 
+COMPILED_ORDERS = (1,)
+"""Orders with generated kernels (``perturbo.codegen``); the others use the reference path."""
+
+BACKENDS = ("auto", "compiled", "reference")
+
+
+def _choose_backend(backend: str, order: int) -> str:
+    """``auto``: compiled kernels where they exist, else the reference path. ``ValueError`` on a bad request."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "compiled" and order not in COMPILED_ORDERS + (0,):
+        raise ValueError(
+            f"compiled kernels exist for order 1 only, not order {order}; use backend='reference' or 'auto'"
+        )
+    if order == 0:
+        return "gp"
+    return "compiled" if backend != "reference" and order in COMPILED_ORDERS else "reference"
+
 
 class ShapedMLP:
     """Deep shaped network with ``depth`` hidden layers of widths ``width``.
@@ -79,6 +97,14 @@ class ShapedMLP:
         moments = layer_moments(self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), order)
         return readout_series(kernels, len(y), y, noise_variance(len(y), beta), self.widths, moments, order)
 
+    def _compiled_first_order(self, kernels: list[np.ndarray], y: np.ndarray, beta: float) -> dict[str, np.ndarray]:
+        """``1/n`` terms of ``E[z]``, ``E[z m_x]``, ``E[z (C + m m^T)]`` from the generated module."""
+        from .codegen import first_order_module
+        from .runtime.first_order import first_order_terms
+
+        module = first_order_module(self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True))
+        return first_order_terms(module, kernels, len(y), y, noise_variance(len(y), beta), self.widths)
+
     def _local_predictive_series(
         self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, beta: float, order: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -103,19 +129,25 @@ class ShapedMLP:
         return mean, second - series.multiply(mean[:, :, None], mean[:, None, :])
 
     # ------------------------------------------------------------ the series
-    def evidence(self, X: np.ndarray, y: np.ndarray, beta: float = math.inf, order: int = 0) -> Evidence:
+    def evidence(
+        self, X: np.ndarray, y: np.ndarray, beta: float = math.inf, order: int = 0, backend: str = "auto"
+    ) -> Evidence:
         """Log evidence ``log E_prior[N(y; f(X), (P/beta) I)]`` to ``order`` in ``1/width``.
 
         ``terms[0]`` is the Gaussian-process value; ``terms[k]`` the ``n^-k`` part of
-        ``log(E[z])``, ``z`` the evidence relative to the Gaussian process.
+        ``log(E[z])``, ``z`` the evidence relative to the Gaussian process. ``backend``:
+        ``"compiled"`` (generated kernels, order 1), ``"reference"`` (any order), ``"auto"``.
         """
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
+        path = _choose_backend(backend, order)
         X, y, _ = check_data(X, y, None, beta)
         kernels = self.kernels(X)
         terms = np.zeros(order + 1)
         terms[0] = gp_log_evidence(kernels[-1], y, noise_variance(len(y), beta))  # raises if singular
-        if order:
+        if path == "compiled":
+            terms[1] = float(self._compiled_first_order(kernels, y, beta)["z"])  # log(1 + z1/n) = z1/n + O(n^-2)
+        elif path == "reference":
             terms[1:] = series.log(self._series(kernels, y, beta, order)[:, 0])[1:]
         value = float(terms.sum())
         error_estimate, converging = truncation_diagnostics(terms, "log evidence", max(1.0, abs(terms[0])))
@@ -130,19 +162,34 @@ class ShapedMLP:
         )
 
     def predict(
-        self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, beta: float = math.inf, order: int = 0
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_test: np.ndarray,
+        beta: float = math.inf,
+        order: int = 0,
+        backend: str = "auto",
     ) -> Prediction:
-        """Posterior predictive mean, variance and covariance of ``f(X_test)`` to ``order``."""
+        """Posterior predictive mean, variance and covariance of ``f(X_test)`` to ``order`` (``backend``: see evidence)."""
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
+        path = _choose_backend(backend, order)
         if X_test is None:
             raise ValueError("predict needs test inputs X_test of shape (T, N0)")
         X, y, X_test = check_data(X, y, X_test, beta)
         P = len(y)
-        if order == 0:
-            K = self.kernels(np.vstack([X, X_test]))[-1]
+        if path != "reference":
+            kernels = self.kernels(np.vstack([X, X_test]))
+            K = kernels[-1]
             mean, cov = gp_predict(K[:P, :P], K[P:, :P], K[P:, P:], y, noise_variance(P, beta))
             mean_terms, cov_terms = mean[None], cov[None]
+            if path == "compiled":
+                first = self._compiled_first_order(kernels, y, beta)
+                z1 = float(first["z"])
+                mean1 = first["zm"] - mean * z1
+                second1 = first["zs"] - (cov + np.outer(mean, mean)) * z1
+                cov1 = second1 - np.outer(mean, mean1) - np.outer(mean1, mean)
+                mean_terms, cov_terms = np.stack([mean, mean1]), np.stack([cov, (cov1 + cov1.T) / 2])
         else:
             mean_terms, cov_terms = self._local_predictive_series(X, y, X_test, beta, order)
         var_terms = np.diagonal(cov_terms, axis1=1, axis2=2).copy()

@@ -1,0 +1,48 @@
+"""From the symbolic first order to an imported, cached module of kernels.
+
+    symbolic.derivative_kernels -> ir.words, ir.networks -> contraction_order -> printer -> cache
+"""
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from types import ModuleType
+
+import sympy as sp
+
+from .. import __version__
+from ..ir.networks import linear_networks, quadratic_networks
+from ..ir.words import part_of_degree, readout_words
+from ..symbolic.derivative_kernels import local_algebra
+from .cache import load_module
+from .contraction_order import scalar_operands
+from .printer import print_module
+
+log = logging.getLogger(__name__)
+
+
+def first_order_source(phi: sp.Expr, sigma_w2: sp.Expr) -> str:
+    """The generated module's text for activation ``phi`` (derives everything; about a second)."""
+    algebra = local_algebra(phi, sigma_w2)
+    nonzero = set(algebra.kernels) | {(i, 0) for i in algebra.square_derivatives}
+    nonzero |= {(j, i) for i, j in nonzero}
+    constants = {f"G{i}{j}" for (i, j), e in algebra.kernels.items() if algebra.map_is_linear and e.is_number}
+    words = readout_words(2)
+    networks = {
+        output: {
+            "quadratic": [
+                scalar_operands(net, constants)
+                for net in quadratic_networks(part_of_degree(poly, 2), nonzero, algebra.max_vertex_derivative)
+            ],
+            "linear": linear_networks(part_of_degree(poly, 1)),
+        }
+        for output, poly in words.items()
+    }
+    return print_module(algebra, networks, version=__version__, scalars=constants, phi=phi, sigma_w2=sigma_w2)
+
+
+@lru_cache(maxsize=32)
+def first_order_module(phi: sp.Expr, sigma_w2: sp.Expr) -> ModuleType:
+    """The compiled first order for ``phi``, from the cache when its source is unchanged."""
+    source = first_order_source(phi, sigma_w2)
+    return load_module("first_order", source)

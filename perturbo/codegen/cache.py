@@ -1,0 +1,116 @@
+"""Content-hashed cache of generated modules.
+
+A module's file name is ``<stem>_<hash>.py`` with the hash over its source and
+the package version: different source or version, different file, so nothing
+stale is ever imported. Its first line records a checksum of the rest; a
+truncated or corrupted file fails the check and is rewritten. Writes go to a
+temporary file in the same directory and are moved in with ``os.replace``
+(atomic), so two processes compiling at once both end with a complete file.
+A cache directory that cannot be written falls back to a per-user temporary one.
+
+The directory is ``$PERTURBO_CACHE_DIR``, else ``$XDG_CACHE_HOME/perturbo``, else
+``~/.cache/perturbo``. Numba's own compiled code (``cache=True``) lives next to
+each module, in ``__pycache__``.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+from .. import __version__
+
+log = logging.getLogger(__name__)
+CHECKSUM_PREFIX = "# perturbo-checksum: "
+
+
+def cache_dir() -> Path:
+    """Where generated modules are kept (see the module docstring)."""
+    configured = os.environ.get("PERTURBO_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "perturbo"
+
+
+def _fallback_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"perturbo-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+
+
+def _checksum(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _intact(path: Path) -> bool:
+    try:
+        first, body = path.read_text().split("\n", 1)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return first == CHECKSUM_PREFIX + _checksum(body)
+
+
+def _write_atomically(path: Path, body: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(CHECKSUM_PREFIX + _checksum(body) + "\n" + body)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def module_path(stem: str, source: str, directory: Path) -> Path:
+    digest = hashlib.sha256(f"{__version__}\n{source}".encode()).hexdigest()[:20]
+    return directory / f"{stem}_{digest}.py"
+
+
+def load_module(stem: str, source: str) -> ModuleType:
+    """Import ``source`` as a registered module from the cache, writing it first if absent or damaged."""
+    for directory in (cache_dir(), _fallback_dir()):
+        path = module_path(stem, source, directory)
+        try:
+            if not _intact(path):
+                if path.exists():
+                    log.warning("rebuilding damaged cache file %s", path)
+                _write_atomically(path, source)
+            break
+        except OSError as exc:
+            log.warning("cache directory %s is not writable (%s); using %s", directory, exc, _fallback_dir())
+    else:
+        raise OSError(f"no writable cache directory: set PERTURBO_CACHE_DIR to a writable folder (tried {path.parent})")
+    name = f"perturbo_generated.{path.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def cache_info() -> dict[str, object]:
+    """The cache directory, its generated modules and their total size in bytes."""
+    directory = cache_dir()
+    files = sorted(directory.glob("*.py")) if directory.is_dir() else []
+    size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()) if directory.is_dir() else 0
+    return {"directory": str(directory), "modules": [f.name for f in files], "bytes": size}
+
+
+def cache_clear() -> int:
+    """Remove the cache directory; return the number of generated modules removed."""
+    directory = cache_dir()
+    count = len(list(directory.glob("*.py"))) if directory.is_dir() else 0
+    shutil.rmtree(directory, ignore_errors=True)
+    return count

@@ -1,0 +1,147 @@
+"""The compiled first order (perturbo.codegen) against the reference path, and its cache."""
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from perturbo import ShapedMLP
+from perturbo.activation import t
+from perturbo.codegen import cache, first_order_source
+from perturbo.ir.words import part_of_degree, readout_words
+
+CASES = [
+    # (depth, width, psi, activation, beta)
+    (3, 50, 0.0, None, math.inf),
+    (3, [40, 60, 50], -0.6, None, 3.0),
+    (4, 30, 0.5, None, math.inf),
+    (2, 40, 0.0, "0.5*t**2 - 0.3*t**3", 2.0),
+    (6, 64, -0.8, None, 6.0),
+]
+
+
+@pytest.mark.parametrize("depth, width, psi, activation, beta", CASES)
+def test_compiled_equals_reference(depth, width, psi, activation, beta):
+    rng = np.random.default_rng(depth)
+    X, y, X_test = rng.normal(size=(4, 6)), rng.normal(size=4), rng.normal(size=(2, 6))
+    X_test[1] = X[0]  # a test point equal to a training point
+    net = ShapedMLP(depth=depth, width=width, psi=psi, activation=activation)
+    fast = net.evidence(X, y, beta=beta, order=1, backend="compiled")
+    slow = net.evidence(X, y, beta=beta, order=1, backend="reference")
+    assert fast.terms[1] == pytest.approx(slow.terms[1], rel=1e-10, abs=1e-14)
+    fast_p = net.predict(X, y, X_test, beta=beta, order=1, backend="compiled")
+    slow_p = net.predict(X, y, X_test, beta=beta, order=1, backend="reference")
+    scale = np.max(np.abs(slow_p.cov_terms[1])) + np.max(np.abs(slow_p.mean_terms[1]))
+    assert np.max(np.abs(fast_p.mean_terms[1] - slow_p.mean_terms[1])) <= 1e-10 * scale
+    assert np.max(np.abs(fast_p.cov_terms[1] - slow_p.cov_terms[1])) <= 1e-10 * scale
+
+
+def test_auto_backend_uses_compiled_at_order_one_only():
+    net = ShapedMLP(depth=2, width=30, psi=-0.3)
+    with pytest.raises(ValueError, match="order 1 only"):
+        net.evidence(np.eye(2, 3), np.ones(2), order=2, backend="compiled")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        net.evidence(np.eye(2, 3), np.ones(2), order=1, backend="fast")
+
+
+def test_readout_words_reproduce_the_hand_expansion_of_z():
+    """Degree 2 of z: -1/2 y^T A D A D A y + 1/4 tr(ADAD) + 1/8 (a^T D a - tr AD)^2 with a = A y."""
+    z2 = {str(m): c for m, c in part_of_degree(readout_words(2)["z"], 2).items()}
+    assert sorted(map(float, z2.values())) == sorted([-0.5, 0.25, 0.125, -0.25, 0.125])
+
+
+def test_linear_network_has_no_complete_graph_contractions():
+    """Constant layer maps make the pulled-back kernels scalars: O(n^3) contractions only."""
+    linear = first_order_source(t, sp.Integer(1))
+    cubic = first_order_source(t - sp.Rational(1, 10) * t**3, sp.Integer(1))
+    assert "a_ in range" not in linear
+    assert "a_ in range" in cubic  # the cubic's noise covariance is the complete graph K4
+
+
+# ------------------------------------------------------------------- cache
+SOURCE = "VALUE = 41 + 1\n"
+
+
+def test_cache_writes_once_and_reuses(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
+    module = cache.load_module("probe", SOURCE)
+    assert module.VALUE == 42
+    (path,) = tmp_path.glob("probe_*.py")
+    mtime = path.stat().st_mtime_ns
+    cache.load_module("probe", SOURCE)
+    assert path.stat().st_mtime_ns == mtime
+    assert cache.cache_info()["modules"] == [path.name]
+
+
+def test_different_source_or_version_gives_a_different_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
+    a = cache.module_path("probe", SOURCE, tmp_path)
+    assert cache.module_path("probe", SOURCE + "# changed\n", tmp_path) != a
+    monkeypatch.setattr(cache, "__version__", "999.0")
+    assert cache.module_path("probe", SOURCE, tmp_path) != a
+
+
+@pytest.mark.parametrize("damage", ["truncate", "corrupt", "empty"])
+def test_damaged_cache_file_is_rebuilt(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
+    source = f"VALUE = 7  # {damage}\n"
+    cache.load_module("probe", source)
+    (path,) = tmp_path.glob("probe_*.py")
+    text = path.read_text()
+    path.write_text({"truncate": text[: len(text) // 2], "corrupt": text.replace("7", "8"), "empty": ""}[damage])
+    sys.modules.pop(f"perturbo_generated.{path.stem}")
+    assert cache.load_module("probe", source).VALUE == 7
+    assert path.read_text() == text
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_cache_directory_falls_back(tmp_path, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(locked / "inner"))
+    monkeypatch.setattr(cache, "_fallback_dir", lambda: tmp_path / "fallback")
+    assert cache.load_module("probe", "VALUE = 5\n").VALUE == 5
+    assert list((tmp_path / "fallback").glob("probe_*.py"))
+
+
+def test_unwritable_cache_path_falls_back(tmp_path, monkeypatch):
+    """A cache 'directory' that is a file cannot be written, for any user."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(blocker / "inner"))
+    monkeypatch.setattr(cache, "_fallback_dir", lambda: tmp_path / "fallback")
+    assert cache.load_module("probe", "VALUE = 6\n").VALUE == 6
+    assert list((tmp_path / "fallback").glob("probe_*.py"))
+
+
+def test_two_processes_compiling_at_once(tmp_path):
+    """Both processes get a complete module; exactly one intact file remains."""
+    script = (
+        "import sys; from perturbo.codegen import cache;"
+        "m = cache.load_module('race', 'VALUE = 3\\n' + '# padding\\n' * 20000); print(m.VALUE)"
+    )
+    env = dict(os.environ, PERTURBO_CACHE_DIR=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE) for _ in range(4)]
+    outputs = [p.communicate()[0].decode().strip() for p in procs]
+    assert outputs == ["3"] * 4
+    (path,) = tmp_path.glob("race_*.py")
+    assert cache._intact(path)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_cache_cli(tmp_path, monkeypatch, capsys):
+    from perturbo.cli import main
+
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
+    cache.load_module("probe", "VALUE = 1\n")
+    assert main(["cache", "info"]) == 0
+    assert "1 generated modules" in capsys.readouterr().out
+    assert main(["cache", "clear"]) == 0
+    assert not Path(tmp_path).exists()
