@@ -116,7 +116,8 @@ def elimination_program(
         name = f"{prefix}{next(counter)}"
         subscripts = ",".join("".join(idx) for _, idx in inputs) + "->" + "".join(out)
         args = ", ".join(expr for expr, _ in inputs)
-        optimize = ", optimize=True" if len(inputs) > 2 else ""
+        summing = len(inputs) > 1 and set().union(*(set(idx) for _, idx in inputs)) - set(out)
+        optimize = ", optimize=True" if summing else ""  # NumPy hands summed pairs to BLAS only when optimising
         lines.append(f"{name} = np.einsum({subscripts!r}, {args}{optimize})")
         return name, out
 
