@@ -146,7 +146,7 @@ class ShapedMLP:
         terms = np.zeros(order + 1)
         terms[0] = gp_log_evidence(kernels[-1], y, noise_variance(len(y), beta))  # raises if singular
         if path == "compiled":
-            terms[1] = float(self._compiled_first_order(kernels, y, beta)["z"])  # log(1 + z1/n) = z1/n + O(n^-2)
+            terms[1:] = series.log(np.array([1.0, self._compiled_first_order(kernels, y, beta)["z"]]))[1:]
         elif path == "reference":
             terms[1:] = series.log(self._series(kernels, y, beta, order)[:, 0])[1:]
         value = float(terms.sum())
@@ -183,13 +183,13 @@ class ShapedMLP:
             K = kernels[-1]
             mean, cov = gp_predict(K[:P, :P], K[P:, :P], K[P:, P:], y, noise_variance(P, beta))
             mean_terms, cov_terms = mean[None], cov[None]
-            if path == "compiled":
+            if path == "compiled":  # the same eps-series algebra as _local_predictive_series
                 first = self._compiled_first_order(kernels, y, beta)
-                z1 = float(first["z"])
-                mean1 = first["zm"] - mean * z1
-                second1 = first["zs"] - (cov + np.outer(mean, mean)) * z1
-                cov1 = second1 - np.outer(mean, mean1) - np.outer(mean1, mean)
-                mean_terms, cov_terms = np.stack([mean, mean1]), np.stack([cov, (cov1 + cov1.T) / 2])
+                z = np.array([1.0, first["z"]])
+                mean_terms = series.divide(np.stack([mean, first["zm"]]), z[:, None])
+                zs = np.stack([cov + np.outer(mean, mean), (first["zs"] + first["zs"].T) / 2])
+                second = series.divide(zs, z[:, None, None])
+                cov_terms = second - series.multiply(mean_terms[:, :, None], mean_terms[:, None, :])
         else:
             mean_terms, cov_terms = self._local_predictive_series(X, y, X_test, beta, order)
         var_terms = np.diagonal(cov_terms, axis1=1, axis2=2).copy()

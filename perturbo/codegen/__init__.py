@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
 from types import ModuleType
 
@@ -17,8 +16,6 @@ from ..symbolic.derivative_kernels import local_algebra
 from .cache import load_module
 from .contraction_order import scalar_operands
 from .printer import print_module
-
-log = logging.getLogger(__name__)
 
 
 def first_order_source(phi: sp.Expr, sigma_w2: sp.Expr) -> str:

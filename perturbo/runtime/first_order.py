@@ -24,6 +24,8 @@ from types import ModuleType
 
 import numpy as np
 
+from ..ir.networks import cross_orders
+
 LOCAL_PATTERNS = {
     # (first pair, second pair) of the local entries v = (X_ab, X_aa, X_bb) as point labels
     (0, 0): ("ab", "ab"),
@@ -98,8 +100,6 @@ def pair_covariance(
     max_derivative: int,
 ) -> np.ndarray:
     """``Cov(X_pq, X_rs)`` elementwise from the kernels of both pairs and ``(K_pr, K_ps, K_qr, K_qs)``."""
-    from ..ir.networks import cross_orders
-
     total = 0.0
     for n in cross_orders(max_derivative):
         a, b = (n[0] + n[1], n[2] + n[3]), (n[0] + n[2], n[1] + n[3])
@@ -149,9 +149,15 @@ def _half_hessian(algebra: dict[str, np.ndarray], V: np.ndarray) -> np.ndarray:
     return 0.5 * sum((1 if k == l else 2) * H[i] * V[:, :, k, l] for i, (k, l) in enumerate(keys))
 
 
-def _networks_value(module: ModuleType, rows: list, operands: Operands, free: str, T: int) -> np.ndarray:
-    values: dict[int, np.ndarray] = {}
-    shape = {"": (), "X": (T,), "XY": (T, T)}[free]
+def _shape(free: str, T: int) -> tuple[int, ...]:
+    return (T,) * len(free)
+
+
+def _networks_value(
+    module: ModuleType, rows: list, operands: Operands, free: str, T: int, values: dict[int, np.ndarray]
+) -> np.ndarray:
+    """``sum coefficient * prod components`` over free indices; ``values`` caches components across outputs."""
+    shape = _shape(free, T)
     total = np.zeros(shape)
     for coefficient, parts in rows:
         term = np.full(shape, coefficient)
@@ -187,7 +193,7 @@ def first_order_terms(
     y_padded[:P] = y
     outputs = FREE if T else {"z": ""}
     operands = Operands(K_L, A, y_padded, P)
-    terms = {name: np.zeros({"": (), "X": (T,), "XY": (T, T)}[free]) for name, free in outputs.items()}
+    terms = {name: np.zeros(_shape(free, T)) for name, free in outputs.items()}
 
     mu = np.zeros((M, M))
     V = np.zeros((M, M, 3, 3))
@@ -202,16 +208,18 @@ def first_order_terms(
     W, U = np.ones((M, M)), np.zeros((M, M))
     for layer in range(len(widths), 0, -1):
         K = kernels[layer - 1]
-        algebra = _layer_algebra(module, K)
+        algebra = _layer_algebra(module, K)  # recomputed (O(n^2), Numba) rather than kept for all layers
         operands.update({f"G{i}{j}": g for (i, j), g in derivative_kernels(module, algebra, W, U).items()})
         operands.update({f"C{n}": K**n / math.factorial(n) for n in range(1, module.MAX_DERIVATIVE + 1)})
         for name in module.SCALAR_OPERANDS:  # constant matrices carry no index (contraction_order)
             operands[name] = operands[name][0, 0]
+        values: dict[int, np.ndarray] = {}  # components shared by the outputs are evaluated once per layer
         for name, free in outputs.items():
-            quadratic = _networks_value(module, module.NETWORKS[name]["quadratic"], operands, free, T)
+            quadratic = _networks_value(module, module.NETWORKS[name]["quadratic"], operands, free, T, values)
             terms[name] = terms[name] + quadratic / widths[layer - 1]
         W, U = W * algebra["F"], W * algebra["E"] + U * np.diagonal(algebra["F"])[:, None]
     operands["mu"] = mu
+    values = {}
     for name, free in outputs.items():
-        terms[name] = terms[name] + _networks_value(module, module.NETWORKS[name]["linear"], operands, free, T)
+        terms[name] = terms[name] + _networks_value(module, module.NETWORKS[name]["linear"], operands, free, T, values)
     return terms
