@@ -136,6 +136,58 @@ def test_two_processes_compiling_at_once(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+class Deriver:
+    """A ``derive`` callback that counts its calls."""
+
+    def __init__(self, source: str) -> None:
+        self.source, self.calls = source, 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        return self.source
+
+
+def test_index_skips_the_derivation_on_a_hit(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
+    derive = Deriver("VALUE = 11\n")
+    assert cache.load_derived("probe", "phi = t", derive).VALUE == 11
+    assert cache.load_derived("probe", "phi = t", derive).VALUE == 11
+    assert derive.calls == 1
+    cache.load_derived("probe", "phi = t + t**3", derive)  # other inputs: a new derivation
+    monkeypatch.setattr(cache, "__version__", "999.0")
+    cache.load_derived("probe", "phi = t", derive)  # other package version: a new derivation
+    assert derive.calls == 3
+
+
+@pytest.mark.parametrize("damage", ["index", "module"])
+def test_damaged_index_or_module_derives_again(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
+    derive = Deriver(f"VALUE = 12  # {damage}\n")
+    cache.load_derived("probe", "phi", derive)
+    target = next((tmp_path / "index").glob("probe_*.txt")) if damage == "index" else next(tmp_path.glob("probe_*.py"))
+    target.write_text(target.read_text()[:-3])
+    sys.modules.pop(f"perturbo_generated.{next(tmp_path.glob('probe_*.py')).stem}")
+    assert cache.load_derived("probe", "phi", derive).VALUE == 12
+    assert derive.calls == 2
+
+
+def test_generator_code_is_part_of_the_index_key(monkeypatch):
+    """Editing the generator (same version) must not reuse kernels derived by the old code."""
+    import perturbo.codegen as codegen
+
+    seen = []
+    monkeypatch.setattr(codegen, "load_derived", lambda stem, inputs, derive: seen.append(inputs))
+    codegen.first_order_module.cache_clear()
+    codegen.first_order_module(t, sp.Integer(1))
+    codegen.generator_fingerprint.cache_clear()
+    monkeypatch.setattr(codegen, "GENERATOR_PACKAGES", ("symbolic", "ir"))  # as if codegen/ had changed
+    codegen.first_order_module.cache_clear()
+    codegen.first_order_module(t, sp.Integer(1))
+    codegen.generator_fingerprint.cache_clear()
+    codegen.first_order_module.cache_clear()
+    assert seen[0] != seen[1] and sp.srepr(t) in seen[0]
+
+
 def test_cache_cli(tmp_path, monkeypatch, capsys):
     from perturbo.cli import main
 

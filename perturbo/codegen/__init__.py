@@ -4,7 +4,9 @@
 """
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
+from pathlib import Path
 from types import ModuleType
 
 import sympy as sp
@@ -13,7 +15,7 @@ from .. import __version__
 from ..ir.networks import linear_networks, quadratic_networks
 from ..ir.words import part_of_degree, readout_words
 from ..symbolic.derivative_kernels import local_algebra
-from .cache import load_module
+from .cache import load_derived
 from .contraction_order import scalar_operands
 from .printer import print_module
 
@@ -38,8 +40,22 @@ def first_order_source(phi: sp.Expr, sigma_w2: sp.Expr) -> str:
     return print_module(algebra, networks, version=__version__, scalars=constants, phi=phi, sigma_w2=sigma_w2)
 
 
+GENERATOR_PACKAGES = ("symbolic", "ir", "codegen")
+"""The subpackages whose code determines a generated module's text."""
+
+
+@lru_cache(maxsize=1)
+def generator_fingerprint() -> str:
+    """SHA-256 over the generator's own source files and the SymPy version."""
+    digest = hashlib.sha256(sp.__version__.encode())
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(p for package in GENERATOR_PACKAGES for p in (root / package).glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 @lru_cache(maxsize=32)
 def first_order_module(phi: sp.Expr, sigma_w2: sp.Expr) -> ModuleType:
-    """The compiled first order for ``phi``, from the cache when its source is unchanged."""
-    source = first_order_source(phi, sigma_w2)
-    return load_module("first_order", source)
+    """The compiled first order for ``phi``; a process that finds it cached skips the derivation."""
+    inputs = f"{sp.srepr(phi)}\n{sp.srepr(sigma_w2)}\n{generator_fingerprint()}"
+    return load_derived("first_order", inputs, lambda: first_order_source(phi, sigma_w2))

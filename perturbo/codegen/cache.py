@@ -8,6 +8,12 @@ temporary file in the same directory and are moved in with ``os.replace``
 (atomic), so two processes compiling at once both end with a complete file.
 A cache directory that cannot be written falls back to a per-user temporary one.
 
+Deriving a module's source takes seconds, so a second process should not redo
+it just to learn the hash: ``load_derived`` keeps an index from the derivation's
+inputs (the activation, the package and SymPy versions, and a hash of the
+generator's own code) to the module file. Any change to those inputs is a new
+index entry; the module file is still named by its source hash and checked.
+
 The directory is ``$PERTURBO_CACHE_DIR``, else ``$XDG_CACHE_HOME/perturbo``, else
 ``~/.cache/perturbo``. Numba's own compiled code (``cache=True``) lives next to
 each module, in ``__pycache__``.
@@ -21,6 +27,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -74,6 +81,11 @@ def module_path(stem: str, source: str, directory: Path) -> Path:
 
 def load_module(stem: str, source: str) -> ModuleType:
     """Import ``source`` as a registered module from the cache, writing it first if absent or damaged."""
+    return _import(_store(stem, source))
+
+
+def _store(stem: str, source: str) -> Path:
+    """The intact cache file holding ``source``, written (atomically) if absent or damaged."""
     for directory in (cache_dir(), _fallback_dir()):
         path = module_path(stem, source, directory)
         try:
@@ -81,11 +93,38 @@ def load_module(stem: str, source: str) -> ModuleType:
                 if path.exists():
                     log.warning("rebuilding damaged cache file %s", path)
                 _write_atomically(path, source)
-            break
+            return path
         except OSError as exc:
             log.warning("cache directory %s is not writable (%s); using %s", directory, exc, _fallback_dir())
-    else:
-        raise OSError(f"no writable cache directory: set PERTURBO_CACHE_DIR to a writable folder (tried {path.parent})")
+    raise OSError(f"no writable cache directory: set PERTURBO_CACHE_DIR to a writable folder (tried {path.parent})")
+
+
+def _index_path(stem: str, inputs: str, directory: Path) -> Path:
+    digest = hashlib.sha256(f"{__version__}\n{inputs}".encode()).hexdigest()[:20]
+    return directory / "index" / f"{stem}_{digest}.txt"
+
+
+def load_derived(stem: str, inputs: str, derive: Callable[[], str]) -> ModuleType:
+    """Import the module that ``derive()`` generates from ``inputs``, deriving only on a cache miss.
+
+    ``inputs`` must determine the source completely (see the module docstring). A hit
+    needs an intact index entry naming an intact module file; anything else re-derives.
+    """
+    for directory in (cache_dir(), _fallback_dir()):
+        index = _index_path(stem, inputs, directory)
+        if _intact(index):
+            path = directory / index.read_text().split("\n", 1)[1]
+            if _intact(path):
+                return _import(path)
+    path = _store(stem, derive())
+    try:
+        _write_atomically(_index_path(stem, inputs, path.parent), path.name)
+    except OSError as exc:  # the module is usable; the next process derives again
+        log.warning("could not write the cache index in %s (%s)", path.parent, exc)
+    return _import(path)
+
+
+def _import(path: Path) -> ModuleType:
     name = f"perturbo_generated.{path.stem}"
     if name in sys.modules:
         return sys.modules[name]
