@@ -38,7 +38,10 @@ def parse_shaping(activation: str | sp.Expr | None, psi: float) -> sp.Expr:
         try:
             expr = sp.sympify(activation.replace("^", "**"), locals={"t": t, "E": sp.Symbol("E"), "e": sp.Symbol("e")})
         except (sp.SympifyError, SyntaxError, TypeError, ValueError) as exc:
-            raise ValueError(f"activation {activation!r} could not be parsed as a polynomial in t: {exc}") from None
+            raise ValueError(
+                f"activation {activation!r} could not be parsed as a polynomial in t: check the operators and "
+                "parentheses (for example '0.5*t**2 - 0.3*t**3')"
+            ) from None
     elif isinstance(activation, sp.Basic):
         expr = activation.subs({s: t for s in activation.free_symbols if s.name == "t"})
     else:

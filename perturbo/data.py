@@ -46,8 +46,8 @@ def _load_npz(path: Path) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"data file {str(path)!r} is not a readable .npz archive: {exc}") from None
+    except (OSError, ValueError, zipfile.BadZipFile):
+        raise ValueError(f"data file {str(path)!r} is not a readable .npz archive of numeric arrays (np.savez)") from None
     missing = {"X", "y"} - arrays.keys()
     if missing:
         raise ValueError(f"data file {str(path)!r} lacks the arrays {sorted(missing)}; it needs X, y (and optionally X_test)")

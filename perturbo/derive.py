@@ -19,6 +19,7 @@ from pathlib import Path
 import sympy as sp
 
 from .activation import parse_shaping, t
+from .model import MAX_ORDER
 from .progress import progress
 from .symbolic.copy_moments import copy_moment
 
@@ -132,8 +133,8 @@ def _moment_markdown(r: int, poly) -> str:
 
 def derive(order: int, activation: str | None = None, out_dir: Path | str = "derivations") -> list[Path]:
     """Derive order ``order`` for the shaping ``activation`` and write Markdown + JSON; return the paths."""
-    if not isinstance(order, int) or order < 1:
-        raise ValueError(f"order must be an integer >= 1 to derive, got {order!r}")
+    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
+        raise ValueError(f"order must be an integer from 1 to {MAX_ORDER} to derive, got {order!r}")
     shaping = shaping_polynomial(activation)
     phi = sp.expand(t + shaping / L)
     folder = Path(out_dir) / folder_name(shaping)

@@ -13,7 +13,14 @@ import numpy as np
 import sympy as sp
 
 from .activation import Activation, parse_shaping
-from .results import Evidence, ExactResult, Prediction, log_partition_from_evidence, truncation_diagnostics
+from .results import (
+    Evidence,
+    ExactResult,
+    Prediction,
+    log_partition_from_evidence,
+    require_finite,
+    truncation_diagnostics,
+)
 from .runtime import series
 from .runtime.expansion import readout_series
 from .runtime.gp_posterior import cholesky_of_training_kernel, gp_log_evidence, gp_predict, noise_variance
@@ -27,6 +34,7 @@ from .validation import (
     check_finite_real,
     check_order,
     check_samples,
+    check_seed,
     check_widths,
 )
 
@@ -149,6 +157,7 @@ class ShapedMLP:
             terms[1:] = series.log(np.array([1.0, self._compiled_first_order(kernels, y, beta)["z"]]))[1:]
         elif path == "reference":
             terms[1:] = series.log(self._series(kernels, y, beta, order)[:, 0])[1:]
+        require_finite(terms, "log evidence")
         value = float(terms.sum())
         error_estimate, converging = truncation_diagnostics(terms, "log evidence", max(1.0, abs(terms[0])))
         return Evidence(
@@ -192,6 +201,8 @@ class ShapedMLP:
                 cov_terms = second - series.multiply(mean_terms[:, :, None], mean_terms[:, None, :])
         else:
             mean_terms, cov_terms = self._local_predictive_series(X, y, X_test, beta, order)
+        require_finite(mean_terms, "posterior mean")
+        require_finite(cov_terms, "posterior covariance")
         var_terms = np.diagonal(cov_terms, axis1=1, axis2=2).copy()
         prior_var = float(np.max(np.diagonal(self.kernels(X_test)[-1])))
         mean_error, mean_converging = truncation_diagnostics(mean_terms, "posterior mean", float(np.max(np.abs(y))))
@@ -232,6 +243,8 @@ class ShapedMLP:
         K_DD, K_xD, K_xx = K[:P, :P], (None if X_test is None else K[P:, :P]), (None if X_test is None else K[P:, P:])
         cholesky_of_training_kernel(K_DD, noise_variance(P, beta))  # raises if singular
         result = deep_linear_exact(K_DD, y, self.widths, beta, K_xD=K_xD, K_xx=K_xx)
+        require_finite(result.log_evidence, "exact log evidence")
+        require_finite(result.cov, "exact posterior covariance")
         return ExactResult(
             log_evidence=result.log_evidence,
             log_partition=log_partition_from_evidence(result.log_evidence, len(y), beta),
@@ -254,8 +267,12 @@ class ShapedMLP:
 
         beta = check_beta(beta)
         samples = check_samples(samples)
+        seed = check_seed(seed)
         X, y, X_test = check_data(X, y, X_test, beta)
         X_all = X if X_test is None else np.vstack([X, X_test])
-        return monte_carlo(
+        estimate = monte_carlo(
             X_all, len(y), y, self.widths, self.activation, self.sigma_w2, beta, samples=samples, seed=seed
         )
+        require_finite(estimate.log_evidence, "Monte Carlo log evidence")
+        require_finite(estimate.cov, "Monte Carlo posterior covariance")
+        return estimate

@@ -54,6 +54,15 @@ def truncation_diagnostics(
     return estimate, not growing
 
 
+def require_finite(values: np.ndarray | float | None, name: str) -> None:
+    """``ValueError`` instead of returning an overflowed (infinite or NaN) answer."""
+    if values is not None and not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"the {name} is not finite (floating-point overflow): rescale the targets y or the inputs X "
+            "to order one, or use a lower order"
+        )
+
+
 def log_partition_from_evidence(log_evidence: float, n_train: int, beta: float) -> float | None:
     """``log Z_beta = log evidence + (P/2) log(2 pi P / beta)``; ``None`` at ``beta = inf``."""
     if math.isinf(beta):

@@ -57,17 +57,33 @@ def check_order(order: object, max_order: int) -> int:
     return int(order)
 
 
+MAX_SAMPLES = 10**9
+"""Monte Carlo keeps one log-weight per sample: 8 GB at this limit."""
+
+
 def check_samples(samples: object) -> int:
-    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or samples < 2:
-        raise ValueError(f"samples must be an integer >= 2, got {samples!r}")
+    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or not 2 <= samples <= MAX_SAMPLES:
+        raise ValueError(
+            f"samples must be an integer from 2 to {MAX_SAMPLES:.0e} (larger runs: average several seeds), got {samples!r}"
+        )
     return int(samples)
+
+
+def check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return int(seed)
 
 
 def _as_float_array(a: object, name: str, ndim: int) -> np.ndarray:
     try:
-        arr = np.array(a, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of real numbers") from None
+        kind = np.asarray(a).dtype.kind
+    except ValueError:  # ragged nested lists
+        kind = "O"
+    if kind not in "biuf":
+        what = {"c": "complex numbers", "U": "strings", "S": "bytes"}.get(kind, "objects that are not numbers")
+        raise ValueError(f"{name} must be an array of real numbers, got {what}")
+    arr = np.array(a, dtype=float)
     if arr.ndim != ndim:
         shape = "(P, N0)" if name == "X" else "(T, N0)" if name == "X_test" else "(P,)"
         raise ValueError(f"{name} must be {ndim}-D with shape {shape}, got shape {arr.shape}")

@@ -1,13 +1,14 @@
-"""Invariances of the Bayesian answers (hypothesis): rotations, permutations, y -> -y."""
+"""Properties of the Bayesian answers (hypothesis): invariances, consistency, determinism, clean failures."""
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perturbo import ShapedMLP
 
-settings.register_profile("perturbo", deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("perturbo", deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("perturbo")
 
 cases = st.fixed_dictionaries(
@@ -15,7 +16,7 @@ cases = st.fixed_dictionaries(
         "seed": st.integers(0, 2**31),
         "P": st.integers(1, 4),
         "T": st.integers(1, 3),
-        "depth": st.integers(1, 5),
+        "depth": st.integers(1, 4),
         "psi": st.floats(-0.8, 0.8),
         "beta": st.sampled_from([math.inf, 0.5, 4.0]),
         "order": st.sampled_from([0, 1]),
@@ -70,3 +71,95 @@ def test_flipping_targets_flips_only_the_mean(case):
     assert_close(mean, -mean_flip)
     assert_close(var, var_flip)
     assert np.all(np.isfinite(ev)) and np.all(np.isfinite(mean)) and np.all(var[0] > -1e-9)
+
+
+# ------------------------------------------------------------ consistency
+@given(cases)
+def test_results_are_the_sums_of_their_terms_and_finite(case):
+    net, X, y, X_test, _, _ = draw(case)
+    beta, order = case["beta"], case["order"]
+    ev = net.evidence(X, y, beta=beta, order=order)
+    pr = net.predict(X, y, X_test, beta=beta, order=order)
+    assert ev.terms.shape == (order + 1,) and pr.mean_terms.shape == (order + 1, len(X_test))
+    assert ev.log_evidence == pytest.approx(ev.terms.sum(), rel=1e-14, abs=1e-14)
+    np.testing.assert_allclose(pr.mean, pr.mean_terms.sum(axis=0), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(pr.var, np.diagonal(pr.cov), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(pr.cov, pr.cov.T, rtol=1e-12, atol=1e-14)
+    for values in (ev.terms, pr.mean_terms, pr.cov_terms):
+        assert np.all(np.isfinite(values))
+
+
+@given(cases)
+def test_log_partition_differs_from_log_evidence_by_the_stated_constant(case):
+    net, X, y, _, _, _ = draw(case)
+    ev = net.evidence(X, y, beta=case["beta"], order=case["order"])
+    P = len(y)
+    if math.isinf(case["beta"]):
+        assert ev.log_partition is None
+    else:
+        assert ev.log_partition - ev.log_evidence == pytest.approx(0.5 * P * math.log(2 * math.pi * P / case["beta"]))
+
+
+@given(cases)
+def test_posterior_mean_at_a_training_point_is_its_target_at_zero_temperature(case):
+    """Exactly at beta = inf (every order), and within O(P/beta) at large finite beta."""
+    net, X, y, X_test, _, _ = draw(case)
+    at_training = np.vstack([X[:1], X_test])
+    exact = net.predict(X, y, at_training, beta=math.inf, order=case["order"])
+    assert exact.mean[0] == pytest.approx(y[0], abs=1e-8)
+    assert exact.var[0] == pytest.approx(0.0, abs=1e-8)
+    np.testing.assert_allclose(exact.mean_terms[1:, 0], 0.0, atol=1e-8)
+    cold = net.predict(X, y, at_training, beta=1e7, order=case["order"])
+    assert cold.mean[0] == pytest.approx(y[0], abs=1e-3 * (1 + abs(y[0])))
+
+
+@given(cases)
+def test_same_input_same_answer_bit_for_bit(case):
+    net, X, y, X_test, _, _ = draw(case)
+    first = answers(net, X, y, X_test, case["beta"], case["order"])
+    second = answers(net, X.copy(), y.copy(), X_test.copy(), case["beta"], case["order"])
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=6)
+@given(cases)
+def test_compiled_and_reference_paths_agree(case):
+    net, X, y, X_test, _, _ = draw(case)
+    beta = case["beta"]
+    compiled = (net.evidence(X, y, beta=beta, order=1), net.predict(X, y, X_test, beta=beta, order=1))
+    reference = (
+        net.evidence(X, y, beta=beta, order=1, backend="reference"),
+        net.predict(X, y, X_test, beta=beta, order=1, backend="reference"),
+    )
+    np.testing.assert_allclose(compiled[0].terms, reference[0].terms, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(compiled[1].mean_terms, reference[1].mean_terms, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(compiled[1].cov_terms, reference[1].cov_terms, rtol=1e-9, atol=1e-12)
+
+
+# ------------------------------------------------------------ arbitrary input
+entries = st.one_of(
+    st.floats(-3, 3), st.sampled_from([math.nan, math.inf, -math.inf, 1e200, 0.0]), st.integers(-5, 5)
+)
+
+
+@settings(max_examples=60)
+@given(
+    X=st.lists(st.lists(entries, min_size=0, max_size=5), min_size=0, max_size=4),
+    y=st.lists(entries, min_size=0, max_size=4),
+    beta=st.one_of(st.floats(allow_nan=True), st.sampled_from([math.inf, 0, -1, "2"])),
+    order=st.one_of(st.integers(-1, 1), st.just(1.5), st.just(5)),
+    depth=st.integers(0, 3),
+    width=st.integers(0, 30),
+    psi=st.floats(-1, 1),
+)
+def test_arbitrary_input_gives_a_finite_answer_or_a_value_error(X, y, beta, order, depth, width, psi):
+    """Never NaN, never an exception other than ValueError, for any shapes and values."""
+    try:
+        net = ShapedMLP(depth=depth, width=width, psi=psi)
+        ev = net.evidence(X, y, beta=beta, order=order)
+        pr = net.predict(X, y, X, beta=beta, order=order)
+    except ValueError as exc:
+        assert str(exc)
+        return
+    assert np.all(np.isfinite(ev.terms)) and np.all(np.isfinite(pr.mean_terms)) and np.all(np.isfinite(pr.cov_terms))

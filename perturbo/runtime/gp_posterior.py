@@ -41,7 +41,8 @@ def cholesky_of_training_kernel(K_DD: np.ndarray, sigma2: float) -> np.ndarray:
 def gaussian_log_density(y: np.ndarray, chol: np.ndarray) -> float:
     """``log N(y; 0, C)`` from the lower Cholesky factor of ``C``."""
     w = np.linalg.solve(chol, y)
-    return float(-0.5 * w @ w - np.sum(np.log(np.diag(chol))) - 0.5 * len(y) * math.log(2.0 * math.pi))
+    with np.errstate(over="ignore"):  # an overflow gives -inf, which the caller reports
+        return float(-0.5 * w @ w - np.sum(np.log(np.diag(chol))) - 0.5 * len(y) * math.log(2.0 * math.pi))
 
 
 def gp_log_evidence(K_DD: np.ndarray, y: np.ndarray, sigma2: float) -> float:
