@@ -26,6 +26,8 @@ perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped 
   perturbo check --data FILE         the series against Monte Carlo over finite networks
   perturbo derive --order K          write the derived expansion to derivations/
   perturbo verify "FORMULA"          check a hand-derived term (exit 0 if it holds, 1 if not)
+  perturbo plot convergence          error of orders 0..K against width, log-log (PNG or PDF)
+  perturbo plot predictive           posterior mean and 2-std band along a line, order 0 and K
 
 The network has DEPTH hidden layers of width N and activation
 phi(t) = t + p(t)/DEPTH, with p(t) = psi t^3/3 by default or any polynomial
@@ -36,6 +38,13 @@ Start with `perturbo demo`. Data files for `evaluate` and `check` are .npz
 (arrays X, y, optional X_test) or .csv (header row; column y is the target,
 the others are inputs; rows with an empty y are test inputs).
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``perturbo CMD: error: ...`` and exit status 2."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _beta(text: str) -> float:
@@ -57,15 +66,50 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="dataset file (.npz or .csv)")
     parser.add_argument("--depth", type=int, default=4, help="number of hidden layers L (default 4)")
     parser.add_argument("--width", type=_widths, default=64, help="hidden width N, or one per layer: 64,128,64")
+    _add_shaping_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _add_shaping_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--psi", type=float, default=0.0, help="cubic shaping strength psi (default 0: linear)")
     parser.add_argument("--activation", help="shaping polynomial p(t) (overrides --psi), e.g. '0.5*t**2 - 0.3*t**3'")
     parser.add_argument("--sigma-w2", type=float, default=1.0, help="weight variance sigma_w^2 (default 1)")
     parser.add_argument("--beta", type=_beta, default=math.inf, help="inverse temperature (default inf)")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _add_plot_arguments(parser: argparse.ArgumentParser, out: str) -> None:
+    parser.add_argument("--data", help="dataset file (.npz or .csv; default: the built-in demo data)")
+    parser.add_argument("--depth", type=int, default=4, help="number of hidden layers L (default 4)")
+    _add_shaping_arguments(parser)
+    parser.add_argument("--out", default=out, help=f"output file, .png or .pdf (default {out})")
+
+
+def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
+    from .plots import QUANTITIES
+
+    plot = commands.add_parser("plot", help="plot the convergence in width or the predictive along a line")
+    kinds = plot.add_subparsers(dest="kind", required=True, metavar="KIND")
+    convergence = kinds.add_parser(
+        "convergence", help="|order-K series - reference| against the width, log-log; reference: exact "
+        "(psi = 0) or Monte Carlo, whose 2-standard-error floor is shaded")
+    _add_plot_arguments(convergence, "convergence.png")
+    convergence.add_argument("--order", type=int, default=2, help="highest order K (default 2)")
+    convergence.add_argument("--widths", type=_widths, default="64,128,256,512", help="widths (default 64,128,256,512)")
+    convergence.add_argument("--quantity", choices=QUANTITIES, default="log_evidence",
+                             help="default log_evidence; mean and var are at the first test input")
+    convergence.add_argument("--samples", type=int, default=20_000, help="Monte Carlo samples (default 20000)")
+    convergence.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
+    predictive = kinds.add_parser(
+        "predictive", help="posterior mean and 2-std band along the line from the first training input "
+        "through the second, order 0 and order K")
+    _add_plot_arguments(predictive, "predictive.png")
+    predictive.add_argument("--width", type=_widths, default=64, help="hidden width N, or one per layer")
+    predictive.add_argument("--order", type=int, default=1, help=f"order K, 0..{MAX_ORDER} (default 1)")
+    predictive.add_argument("--points", type=int, default=100, help="points along the line (default 100)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="perturbo", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"perturbo {__version__}")
@@ -103,11 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
     cache = commands.add_parser("cache", help="show or clear the cache of generated kernels")
     cache.add_argument("action", choices=["info", "clear"])
+    _add_plot_parser(commands)
     return parser
 
 
-def _model(args: argparse.Namespace) -> ShapedMLP:
-    return ShapedMLP(args.depth, args.width, psi=args.psi, sigma_w2=args.sigma_w2, activation=args.activation)
+def _model(args: argparse.Namespace, width: int | list[int] | None = None) -> ShapedMLP:
+    """The network the arguments describe; ``width`` overrides ``--width``."""
+    width = args.width if width is None else width
+    return ShapedMLP(args.depth, width, psi=args.psi, sigma_w2=args.sigma_w2, activation=args.activation)
 
 
 def _series(net: ShapedMLP, data: Dataset, beta: float, order: int) -> dict:
@@ -116,7 +163,9 @@ def _series(net: ShapedMLP, data: Dataset, beta: float, order: int) -> dict:
            "log_evidence_error_estimate": ev.error_estimate, "log_evidence_converging": ev.converging}
     if data.X_test is not None:
         pr = net.predict(data.X, data.y, data.X_test, beta=beta, order=order)
-        out.update(mean=pr.mean.tolist(), var=pr.var.tolist(), mean_terms=pr.mean_terms.tolist(), var_terms=pr.var_terms.tolist())
+        out.update(mean=pr.mean.tolist(), var=pr.var.tolist(), mean_terms=pr.mean_terms.tolist(),
+                   var_terms=pr.var_terms.tolist(), mean_error_estimate=_tolist(pr.mean_error_estimate),
+                   var_error_estimate=_tolist(pr.var_error_estimate), predictive_converging=pr.converging)
     return out
 
 
@@ -177,7 +226,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     data = load_dataset(args.data)
     result = _series(net, data, args.beta, args.order)
     if args.json:
-        print(json.dumps({"model": repr(net), "beta": args.beta, "order": args.order, **result}, indent=2))
+        print(json.dumps({"model": repr(net), "beta": _json_beta(args.beta), "order": args.order, **result}, indent=2))
         return
     print(f"{net!r}, beta = {args.beta}, order {args.order}\n")
     rows = [[f"log evidence, order {k}", term] for k, term in enumerate(result["log_evidence_terms"])]
@@ -190,8 +239,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         rows.append(["log Z_beta", result["log_partition"]])
     _print_table("Evidence", ["quantity", "value"], rows)
     if "mean" in result:
-        rows = [[i, m, v] for i, (m, v) in enumerate(zip(result["mean"], result["var"]))]
-        _print_table("Posterior predictive", ["test point", "mean", "var"], rows)
+        columns, values = ["test point", "mean", "var"], [result["mean"], result["var"]]
+        if result["mean_error_estimate"] is not None:
+            columns += ["mean error est.", "var error est."]
+            values += [result["mean_error_estimate"], result["var_error_estimate"]]
+        _print_table("Posterior predictive", columns, [[i, *row] for i, row in enumerate(zip(*values))])
+        if result["predictive_converging"] is False:
+            print("terms shrinking: no, the predictive series is breaking down\n")
 
 
 def cmd_check(args: argparse.Namespace) -> None:
@@ -251,19 +305,44 @@ def cmd_cache(args: argparse.Namespace) -> None:
         print(f"  {name}")
 
 
+def cmd_plot(args: argparse.Namespace) -> None:
+    from . import plots
+
+    path = plots.check_plot_path(args.out)
+    data = load_dataset(args.data) if args.data else demo_dataset()
+    if args.kind == "predictive":
+        result = plots.predictive_data(_model(args), data.X, data.y, beta=args.beta, order=args.order,
+                                       points=args.points)
+        plots.plot_predictive(result, path)
+    else:
+        x_test = None if data.X_test is None else data.X_test[0]
+        result = plots.convergence_data(lambda n: _model(args, n), data.X, data.y, args.widths, beta=args.beta,
+                                        max_order=args.order, quantity=args.quantity, x_test=x_test,
+                                        samples=args.samples, seed=args.seed)
+        plots.plot_convergence(result, path)
+        for K, slope in enumerate(result.slopes):
+            print(f"order {K}: fitted slope {plots.format_slope(slope)} (expected {-(K + 1)})")
+    print(f"wrote {path}")
+
+
+def _json_beta(beta: float) -> float | str:
+    """Strict JSON has no infinity: zero temperature is written as the string "inf"."""
+    return "inf" if math.isinf(beta) else beta
+
+
 def _tolist(a: np.ndarray | None) -> list | None:
     return None if a is None else a.tolist()
 
 
 COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "verify": cmd_verify,
-            "cache": cmd_cache}
+            "cache": cmd_cache, "plot": cmd_plot}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status = COMMANDS[args.command](args)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"perturbo {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return status or 0

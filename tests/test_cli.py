@@ -1,6 +1,7 @@
 """The command line: each command on real data, machine-readable output, clean failures."""
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,12 +83,47 @@ def test_demo_prints_both_references(capsys):
         (["evaluate", "--data", "{npz}", "--order", "9"], "order must be an integer from 0 to"),
         (["evaluate", "--data", "{npz}", "--activation", "sin(t)"], "not a polynomial"),
         (["evaluate", "--data", "{bad}"], "not a readable .npz"),
+        (["evaluate", "--data", "{strings}"], "array X has dtype <U"),
+        (["evaluate", "--data", "{csv_word}"], "line 2: an input is not a number"),
+        (["evaluate", "--data", "{csv_ragged}"], "line 2: 2 fields, the header has 3"),
+        (["evaluate", "--data", "{csv_no_y}"], "needs a column named 'y'"),
+        (["evaluate", "--data", "{npz}", "--activation", "t**"], "could not be parsed"),
+        (["evaluate", "--data", "{npz}", "--sigma-w2", "0"], "sigma_w2 must be > 0"),
+        (["check", "--data", "{npz}", "--seed", "-5", "--samples", "10"], "seed must be an integer >= 0"),
+        (["derive", "--order", "99"], "order must be an integer from 1 to 4"),
+        (["derive", "--order", "1", "--out", "{blocked}/out"], "Not a directory"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(args, message, npz_file, tmp_path, capsys):
-    bad = tmp_path / "bad.npz"
-    bad.write_bytes(b"not a zip archive")
-    args = [a.format(npz=npz_file, bad=bad) for a in args]
+    files = {
+        "bad.npz": b"not a zip archive",
+        "csv_word.csv": b"a,b,y\n1,x,2\n",
+        "csv_ragged.csv": b"a,b,y\n1,2\n",
+        "csv_no_y.csv": b"a,b,c\n1,2,3\n",
+        "blocked": b"a file where a folder is expected",
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    np.savez(tmp_path / "strings.npz", X=X.astype(str), y=Y)
+    names = {Path(name).stem: tmp_path / name for name in [*files, "strings.npz"]}
+    args = [a.format(npz=npz_file, **names) for a in args]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_unparsable_argument_is_one_line_and_exit_status_2(npz_file, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--data", str(npz_file), "--width", "a,b"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "width must be an integer or a comma-separated list" in err and err.count("\n") == 1
+
+
+def test_json_is_strict_at_zero_temperature(npz_file, capsys):
+    """Strict JSON has no Infinity: beta = inf is written as "inf"; the error estimates are included."""
+    assert main(["evaluate", "--data", str(npz_file), "--order", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
+    assert out["beta"] == "inf" and out["log_partition"] is None
+    assert out["log_evidence_error_estimate"] == pytest.approx(abs(out["log_evidence_terms"][1]))
+    np.testing.assert_allclose(out["mean_error_estimate"], np.abs(np.array(out["mean_terms"])[1]))

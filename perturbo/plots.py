@@ -1,0 +1,300 @@
+"""Plots: the 1/N series against its reference over widths, and the predictive along a line.
+
+``convergence_data`` and ``predictive_data`` compute the numbers; ``plot_convergence`` and
+``plot_predictive`` draw them with matplotlib (``pip install 'perturbo[plot]'``) on a
+``Figure`` with the non-interactive Agg canvas, so no global pyplot state is touched.
+The file format follows the suffix: ``.png`` or ``.pdf``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .model import COMPILED_ORDERS, ShapedMLP
+from .progress import progress
+from .results import ROUNDOFF
+from .validation import check_beta, check_data, check_finite_real, check_widths
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+FORMATS = (".png", ".pdf")
+
+QUANTITIES = ("log_evidence", "mean", "var")
+
+MC_RESOLUTION = 2.0
+"""Errors below this many Monte Carlo standard errors cannot be told from the reference's noise."""
+
+CHUNK = 20
+"""Slice points per ``predict`` call at orders with a covariance-free cost (0 and compiled):
+a compiled call is overhead-bound up to about 20 points. The reference path computes every
+pair covariance of a call, so there each point gets its own call."""
+
+
+def check_plot_path(path: str | Path) -> Path:
+    """An output file ending in ``.png`` or ``.pdf`` in an existing folder."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ValueError(f"plot file {str(path)!r}: unknown format {path.suffix!r}; use .png or .pdf")
+    if not path.parent.is_dir():
+        raise ValueError(f"plot file {str(path)!r}: the folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def _new_figure() -> Figure:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ValueError("plots need matplotlib: pip install 'perturbo[plot]'") from None
+    figure = Figure(figsize=(6.4, 4.8), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+# ------------------------------------------------------------------ convergence
+@dataclass(frozen=True)
+class ConvergenceData:
+    """``errors[K, w] = |order-K series - reference|`` of ``quantity`` at ``widths[w]``."""
+
+    quantity: str
+    widths: np.ndarray  # (W,), increasing
+    errors: np.ndarray  # (K+1, W)
+    slopes: np.ndarray  # (K+1,): fitted d log(error) / d log(N); NaN when fewer than two widths resolve
+    floor: np.ndarray  # (W,): smallest resolvable error
+    reference: str  # "exact" or "Monte Carlo"
+    title: str  # network, beta and reference
+
+
+def _check_width_range(widths: int | Sequence[int]) -> np.ndarray:
+    """At least two different widths, each an integer >= 1; returned sorted."""
+    widths = [widths] if isinstance(widths, numbers.Number) else list(widths)
+    values = sorted(set(check_widths(widths, len(widths))))
+    if len(values) < 2:
+        raise ValueError(f"widths must hold at least two different widths to fit a slope, got {widths!r}")
+    return np.array(values)
+
+
+def _value(result: object, name: str) -> float:
+    """A scalar field of a result, or the entry of its one test point."""
+    return float(np.ravel(getattr(result, name))[0])
+
+
+def _partial_sums_and_reference(
+    net: ShapedMLP, X: np.ndarray, y: np.ndarray, X_test: np.ndarray | None, beta: float, order: int,
+    quantity: str, samples: int, seed: int,
+) -> tuple[np.ndarray, float, float]:
+    """The series summed to orders ``0..order``, the reference value and its smallest resolvable error."""
+    if quantity == "log_evidence":
+        terms = net.evidence(X, y, beta=beta, order=order).terms
+    else:
+        terms = getattr(net.predict(X, y, X_test, beta=beta, order=order), f"{quantity}_terms")[:, 0]
+    if net.activation.is_linear:
+        reference = _value(net.exact(X, y, X_test, beta=beta), quantity)
+        return np.cumsum(terms), reference, ROUNDOFF * max(1.0, abs(reference))
+    mc = net.monte_carlo(X, y, X_test, beta=beta, samples=samples, seed=seed)
+    return np.cumsum(terms), _value(mc, quantity), MC_RESOLUTION * _value(mc, f"{quantity}_se")
+
+
+def _slope(widths: np.ndarray, errors: np.ndarray, floor: np.ndarray) -> float:
+    """Least-squares slope of ``log error`` against ``log N`` over the widths where ``error > floor``."""
+    resolved = errors > floor
+    if np.count_nonzero(resolved) < 2:
+        return math.nan
+    return float(np.polyfit(np.log(widths[resolved]), np.log(errors[resolved]), 1)[0])
+
+
+def convergence_data(
+    make_net: Callable[[int], ShapedMLP],
+    X: np.ndarray,
+    y: np.ndarray,
+    widths: Sequence[int],
+    beta: float = math.inf,
+    max_order: int = 2,
+    quantity: str = "log_evidence",
+    x_test: np.ndarray | None = None,
+    samples: int = 20_000,
+    seed: int = 0,
+) -> ConvergenceData:
+    """Error of the series summed to order ``K = 0..max_order`` against a reference, per width.
+
+    ``make_net(N)`` is the network at width ``N``. The reference is ``net.exact`` for the deep
+    linear network, else ``net.monte_carlo`` (``samples``, ``seed``), whose noise sets the
+    floor ``2 SE`` below which errors are not resolved (the Monte Carlo variance has no
+    standard error, so ``quantity="var"`` needs the deep linear network). The order-K series
+    is exact to ``O(N^-(K+1))``, so ``log error_K`` against ``log N`` has slope ``-(K+1)``;
+    ``slopes`` fits it over the resolved widths. ``quantity``: ``log_evidence``, or ``mean``
+    or ``var`` of ``f(x_test)``.
+    """
+    if quantity not in QUANTITIES:
+        raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}, got {quantity!r}")
+    widths = _check_width_range(widths)
+    X_test = None
+    if quantity != "log_evidence":
+        if x_test is None:
+            raise ValueError(f"the posterior {quantity} needs a test input x_test of shape (N0,)")
+        X_test = np.asarray(x_test, dtype=float)[None]
+    first = make_net(int(widths[0]))
+    reference = "exact" if first.activation.is_linear else "Monte Carlo"
+    if quantity == "var" and not first.activation.is_linear:
+        raise ValueError("Monte Carlo gives no standard error for the variance: use quantity 'log_evidence' "
+                         "or 'mean', or the deep linear network (psi = 0) with its exact reference")
+    rows = [_partial_sums_and_reference(make_net(int(n)), X, y, X_test, beta, max_order, quantity, samples, seed)
+            for n in widths]
+    errors = np.abs(np.array([sums for sums, _, _ in rows]).T - np.array([ref for _, ref, _ in rows]))
+    floor = np.array([resolution for _, _, resolution in rows])
+    return ConvergenceData(
+        quantity=quantity,
+        widths=widths,
+        errors=errors,
+        slopes=np.array([_slope(widths, e, floor) for e in errors]),
+        floor=floor,
+        reference=reference,
+        title=f"L = {first.depth}, phi(t) = {first.activation.phi}, beta = {beta}; reference: {reference}"
+        + ("" if first.activation.is_linear else f" over {samples} networks"),
+    )
+
+
+def format_slope(slope: float) -> str:
+    """``-1.98``, or ``unresolved`` when fewer than two errors lie above the reference's noise."""
+    return "unresolved" if math.isnan(slope) else f"{slope:.2f}"
+
+
+def plot_convergence(data: ConvergenceData, path: str | Path) -> Path:
+    """Log-log ``|series_K - reference|`` against the width, with guides ``N^-(K+1)`` (dashed)."""
+    path = check_plot_path(path)
+    figure = _new_figure()
+    ax = figure.subplots()
+    for K, (errors, slope) in enumerate(zip(data.errors, data.slopes)):
+        label = f"order {K}: slope {format_slope(slope)}, dashed N^-{K + 1}"
+        (line,) = ax.loglog(data.widths, np.where(errors > 0, errors, np.nan), "o-", label=label)
+        resolved = np.flatnonzero(errors > data.floor)
+        if resolved.size:  # anchored at the widest resolved point, the most asymptotic one
+            anchor = resolved[-1]
+            guide = errors[anchor] * (data.widths / data.widths[anchor]) ** -(K + 1.0)
+            ax.loglog(data.widths, guide, "--", color=line.get_color(), alpha=0.5)
+    if data.reference != "exact":
+        bottom = ax.get_ylim()[0]
+        ax.fill_between(data.widths, bottom, data.floor, color="grey", alpha=0.25,
+                        label=f"below {MC_RESOLUTION:g} Monte Carlo standard errors")
+        ax.set_ylim(bottom=bottom)
+    ax.set_xticks(data.widths, [str(n) for n in data.widths])
+    ax.set_xticks([], minor=True)
+    ax.set_xlabel("width N")
+    ax.set_ylabel(f"|order-K {data.quantity.replace('_', ' ')} - {data.reference}|")
+    ax.set_title(data.title, fontsize="small")
+    ax.legend(fontsize="small")
+    figure.savefig(path)
+    return path
+
+
+# ------------------------------------------------------------------ predictive
+@dataclass(frozen=True)
+class PredictiveData:
+    """Posterior mean and standard deviation of ``f(x(t))``, ``x(t) = x0 + t d``, at each order."""
+
+    t: np.ndarray  # (points,)
+    inputs: np.ndarray  # (points, N0): x(t)
+    orders: tuple[int, ...]  # (0,) or (0, K)
+    mean: np.ndarray  # (len(orders), points)
+    std: np.ndarray  # (len(orders), points): sqrt(max(var, 0))
+    train_t: np.ndarray  # slice positions of the training inputs that lie on the line
+    train_y: np.ndarray  # their targets
+    title: str
+
+
+def _vector(v: object, name: str, N0: int) -> np.ndarray:
+    v = np.asarray(v, dtype=float)
+    if v.shape != (N0,) or not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} must be a finite vector of length N0 = {N0}, got shape {v.shape}")
+    return v
+
+
+def default_line(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x0 = X[0]`` and ``d = X[1] - X[0]`` (``t = 0, 1`` are training inputs); with one
+    training input, a random direction (seed 0) of the length of ``X[0]``."""
+    if len(X) >= 2 and np.any(X[1] != X[0]):
+        return X[0], X[1] - X[0]
+    direction = np.random.default_rng(0).normal(size=X.shape[1])
+    return X[0], direction * np.linalg.norm(X[0]) / np.linalg.norm(direction)
+
+
+def predictive_data(
+    net: ShapedMLP,
+    X: np.ndarray,
+    y: np.ndarray,
+    beta: float = math.inf,
+    order: int = 1,
+    points: int = 100,
+    x0: np.ndarray | None = None,
+    direction: np.ndarray | None = None,
+    t_range: tuple[float, float] = (-0.5, 1.5),
+) -> PredictiveData:
+    """``net.predict`` along ``x(t) = x0 + t d``, ``t`` in ``t_range`` (defaults: ``default_line``).
+
+    A training input ``x_mu`` lies on the line when ``x_mu - x0`` is parallel to ``d``
+    (to 1e-9 relative); it is marked at ``t_mu = (x_mu - x0) . d / |d|^2``.
+    """
+    X, y, _ = check_data(X, y, None, check_beta(beta))
+    if isinstance(points, bool) or not isinstance(points, numbers.Integral) or points < 2:
+        raise ValueError(f"points must be an integer >= 2, got {points!r}")
+    lo, hi = (check_finite_real(end, "t_range") for end in t_range)
+    if not lo < hi:
+        raise ValueError(f"t_range must be increasing, got {t_range!r}")
+    base, along = default_line(X)
+    x0 = _vector(base if x0 is None else x0, "x0", X.shape[1])
+    direction = _vector(along if direction is None else direction, "direction", X.shape[1])
+    if not np.any(direction):
+        raise ValueError("direction must be a nonzero vector")
+    t = np.linspace(lo, hi, points)
+    inputs = x0 + t[:, None] * direction
+    chunk = CHUNK if order in (0, *COMPILED_ORDERS) else 1
+    mean_terms, var_terms = [], []
+    with progress(points, "predictive along a line") as bar:
+        for start in range(0, points, chunk):
+            pr = net.predict(X, y, inputs[start : start + chunk], beta=beta, order=order)
+            mean_terms.append(pr.mean_terms)
+            var_terms.append(pr.var_terms)
+            bar.update(len(pr.mean))
+    orders = (0,) if order == 0 else (0, order)
+    mean = np.cumsum(np.concatenate(mean_terms, axis=1), axis=0)[list(orders)]
+    var = np.cumsum(np.concatenate(var_terms, axis=1), axis=0)[list(orders)]
+    train_t = (X - x0) @ direction / (direction @ direction)
+    off_line = np.linalg.norm(X - x0 - train_t[:, None] * direction, axis=1)
+    scale = np.maximum(np.linalg.norm(X, axis=1), np.linalg.norm(direction))
+    on_line = (off_line <= 1e-9 * scale) & (lo <= train_t) & (train_t <= hi)
+    return PredictiveData(
+        t=t,
+        inputs=inputs,
+        orders=orders,
+        mean=mean,
+        std=np.sqrt(np.maximum(var, 0.0)),
+        train_t=train_t[on_line],
+        train_y=y[on_line],
+        title=f"{net!r}, beta = {beta}",
+    )
+
+
+def plot_predictive(data: PredictiveData, path: str | Path) -> Path:
+    """Posterior mean and a band of two standard deviations along the line, one colour per order."""
+    path = check_plot_path(path)
+    figure = _new_figure()
+    ax = figure.subplots()
+    for k, mean, std in zip(data.orders, data.mean, data.std):
+        (line,) = ax.plot(data.t, mean, label=f"order {k}: mean")
+        ax.fill_between(data.t, mean - 2 * std, mean + 2 * std, color=line.get_color(), alpha=0.2,
+                        label=f"order {k}: mean ± 2 std")
+    if data.train_t.size:
+        ax.plot(data.train_t, data.train_y, "ko", label="training points on the line")
+    ax.set_xlabel("t, input x(t) = x0 + t d")
+    ax.set_ylabel("f(x(t))")
+    ax.set_title(data.title, fontsize="small")
+    ax.legend(fontsize="small")
+    figure.savefig(path)
+    return path
