@@ -103,6 +103,20 @@ def compile_candidate(candidate: str | sp.Expr) -> tuple[Callable[[dict], float]
     return evaluate, names
 
 
+ENGINE_ROUNDOFF = 1e-12
+"""Absolute differences below this times the leading (order-0) value are the engine's roundoff."""
+
+
+def _discrepancy(value: float, truth: float, leading: float) -> float:
+    """``|c - e| / (|c| + |e|)``; zero below the roundoff floor (an exact zero term is ``1e-17``, not 0)."""
+    if not math.isfinite(value):
+        return math.inf  # NaN never holds
+    difference = abs(value - truth)
+    if difference <= ENGINE_ROUNDOFF * (abs(leading) + 1.0):
+        return 0.0
+    return difference / (abs(value) + abs(truth))
+
+
 def _engine_term(net: ShapedMLP, X, y, X_test, beta: float, quantity: str, order: int) -> tuple[float, float]:
     """``(order-th term, order-0 value)`` of the quantity at the first test point.
 
@@ -180,8 +194,7 @@ def verify(
         else:
             value = evaluate(_invariants(net, X, y, X_test, beta))
             value = value if per_layer else value / N**order
-        scale = abs(truth) + abs(value) + 1e-12 * (abs(leading) + 1.0)
-        discrepancy = abs(value - truth) / scale if math.isfinite(value) else math.inf  # NaN never holds
+        discrepancy = _discrepancy(value, truth, leading)
         if discrepancy > worst:
             worst = discrepancy
             worst_case = {"depth": L, "width": N, "P": P, "N0": N0, "candidate": value, "engine": truth}

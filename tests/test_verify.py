@@ -90,3 +90,11 @@ def test_a_candidate_that_is_not_a_number_never_holds():
         verify(ORDER1, trials=0)
     with pytest.raises(ValueError, match="rtol must be"):
         verify(ORDER1, rtol=0)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_an_exactly_zero_term_holds(order):
+    """The deep linear mean has no correction at zero temperature: the engine's 1e-17 is roundoff, not a term."""
+    assert verify("0", quantity="mean", order=order, beta=math.inf).holds
+    assert not verify("0", quantity="mean", order=order, beta=3.0).holds  # at finite beta it is corrected
+    assert not verify("v0*L", quantity="mean", order=order, beta=math.inf).holds
