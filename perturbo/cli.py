@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 from collections.abc import Sequence
@@ -113,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="perturbo", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"perturbo {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log progress to stderr (-v: steps and cache use, -vv: debug)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="run the built-in example against exact and Monte Carlo references")
@@ -340,6 +343,8 @@ COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "der
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO, format="perturbo: %(message)s")
     try:
         status = COMMANDS[args.command](args)
     except (ValueError, OSError) as exc:

@@ -14,6 +14,7 @@ import sympy as sp
 from .. import __version__
 from ..ir.networks import linear_networks, quadratic_networks
 from ..ir.words import part_of_degree, readout_words
+from ..progress import progress
 from ..symbolic.derivative_kernels import local_algebra
 from .cache import load_derived
 from .contraction_order import scalar_operands
@@ -21,22 +22,21 @@ from .printer import print_module
 
 
 def first_order_source(phi: sp.Expr, sigma_w2: sp.Expr) -> str:
-    """The generated module's text for activation ``phi`` (derives everything; about a second)."""
+    """The generated module's text for activation ``phi`` (derives everything; seconds for the cubic)."""
     algebra = local_algebra(phi, sigma_w2)
     nonzero = set(algebra.kernels) | {(i, 0) for i in algebra.square_derivatives}
     nonzero |= {(j, i) for i, j in nonzero}
     constants = {f"G{i}{j}" for (i, j), e in algebra.kernels.items() if algebra.map_is_linear and e.is_number}
     words = readout_words(2)
-    networks = {
-        output: {
-            "quadratic": [
-                scalar_operands(net, constants)
-                for net in quadratic_networks(part_of_degree(poly, 2), nonzero, algebra.max_vertex_derivative)
-            ],
-            "linear": linear_networks(part_of_degree(poly, 1)),
-        }
-        for output, poly in words.items()
-    }
+    networks = {}
+    with progress(len(words), f"deriving first-order kernels for phi(t) = {phi}") as bar:
+        for output, poly in words.items():
+            quadratic = quadratic_networks(part_of_degree(poly, 2), nonzero, algebra.max_vertex_derivative)
+            networks[output] = {
+                "quadratic": [scalar_operands(net, constants) for net in quadratic],
+                "linear": linear_networks(part_of_degree(poly, 1)),
+            }
+            bar.update()
     return print_module(algebra, networks, version=__version__, scalars=constants, phi=phi, sigma_w2=sigma_w2)
 
 

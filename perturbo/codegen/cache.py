@@ -115,7 +115,9 @@ def load_derived(stem: str, inputs: str, derive: Callable[[], str]) -> ModuleTyp
         if _intact(index):
             path = directory / index.read_text().split("\n", 1)[1]
             if _intact(path):
+                log.debug("cache hit: %s", path)
                 return _import(path)
+    log.info("deriving the %s module (not in the cache %s)", stem, cache_dir())
     path = _store(stem, derive())
     try:
         _write_atomically(_index_path(stem, inputs, path.parent), path.name)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..progress import progress
 from ..symbolic.copy_moments import LocalPolynomial
 from .contraction import readout_polynomials
 from .layer_step import LayerMoments, TestFunction, kept_orders, pull_back
@@ -37,7 +38,9 @@ def readout_series(
         for m, c in poly.terms.items():
             if kept_orders(order, len(m)) > 0:
                 F.setdefault(m, np.zeros((order + 1, len(polys))))[0, q] = c
-    for l in range(len(widths), 0, -1):
-        layer = LayerMoments(kernels[l - 1], moments, entries, order)
-        F = pull_back(F, layer, 1.0 / widths[l - 1])
+    with progress(len(widths), f"order-{order} pull-back through the layers", enabled=order >= 2) as bar:
+        for l in range(len(widths), 0, -1):
+            layer = LayerMoments(kernels[l - 1], moments, entries, order)
+            F = pull_back(F, layer, 1.0 / widths[l - 1])
+            bar.update()
     return F.get((), np.zeros((order + 1, len(polys))))

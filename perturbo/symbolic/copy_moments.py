@@ -28,6 +28,7 @@ import sympy as sp
 from sympy.polys.rings import PolyElement, ring
 
 from ..activation import t
+from ..progress import progress
 from .gaussian_moments import gaussian_moments
 
 
@@ -153,4 +154,9 @@ def layer_moments(phi: sp.Expr, sigma_w2: sp.Rational, order: int) -> dict[int, 
     enters through products, so it is kept to degree ``2 order``.
     """
     degrees = {1: 2 * order} | {r: 2 * (order - r + 1) for r in range(2, order + 2)}
-    return {r: LocalPolynomial.from_poly(copy_moment(phi, sigma_w2, r), 2 * r, deg) for r, deg in degrees.items()}
+    moments = {}
+    with progress(len(degrees), f"one-copy moments for order {order}", enabled=order >= 2) as bar:
+        for r, degree in degrees.items():
+            moments[r] = LocalPolynomial.from_poly(copy_moment(phi, sigma_w2, r), 2 * r, degree)
+            bar.update()
+    return moments
