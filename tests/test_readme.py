@@ -12,3 +12,28 @@ def test_readme_python_example_runs():
     exec(blocks[0], namespace)
     assert abs(namespace["ev"].terms.sum() - namespace["ev"].log_evidence) < 1e-12
     assert namespace["pr"].mean.shape == (2,)
+
+
+GUIDE = README.parent / "docs" / "guide.md"
+
+
+def test_guide_python_example_runs():
+    (block,) = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
+    namespace: dict = {}
+    exec(block.replace("samples=100_000", "samples=2_000"), namespace)  # same code, a shorter Monte Carlo
+    assert abs(namespace["ev"].terms.sum() - namespace["ev"].log_evidence) < 1e-12
+    assert namespace["pr"].var.shape == namespace["mc"].var.shape == namespace["ex"].var.shape == (2,)
+
+
+def test_guide_verify_transcripts_say_what_perturbo_says(capsys):
+    """Each ``$ perturbo verify ...`` line of the guide, run now, opens with the verdict printed below it."""
+    import shlex
+
+    from perturbo.cli import main
+
+    transcripts = re.findall(r"\$ (perturbo verify [^\n#]*?)\s*(?:#[^\n]*)?\n(HOLDS|DOES NOT HOLD)", GUIDE.read_text())
+    assert len(transcripts) >= 4
+    for command, verdict in transcripts:
+        status = main(shlex.split(command)[1:])
+        out = capsys.readouterr().out
+        assert out.startswith(verdict + ":") and status == (0 if verdict == "HOLDS" else 1), command
