@@ -50,4 +50,4 @@ def test_cli_derive_writes_files_and_rejects_bad_orders(tmp_path, capsys):
     assert main(["derive", "--order", "1", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "cubic" / "order_1.md").is_file()
     assert main(["derive", "--order", "0", "--out", str(tmp_path)]) == 2
-    assert "order must be an integer >= 1" in capsys.readouterr().err
+    assert "order must be an integer from 1 to" in capsys.readouterr().err
