@@ -5,6 +5,7 @@ import math
 import os
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,11 @@ import sympy as sp
 
 from perturbo import ShapedMLP
 from perturbo.activation import t
-from perturbo.codegen import cache, first_order_source
+from perturbo.codegen import cache, first_order_module, first_order_source
+from perturbo.codegen.contraction_order import components, shared_stars, step_expression
+from perturbo.ir.networks import Network, canonical, quadratic_networks
 from perturbo.ir.words import part_of_degree, readout_words
+from perturbo.symbolic.derivative_kernels import local_algebra
 
 CASES = [
     # (depth, width, psi, activation, beta)
@@ -62,6 +66,59 @@ def test_linear_network_has_no_complete_graph_contractions():
     cubic = first_order_source(t - sp.Rational(1, 10) * t**3, sp.Integer(1))
     assert "a_ in range" not in linear
     assert "a_ in range" in cubic  # the cubic's noise covariance is the complete graph K4
+
+
+@pytest.mark.parametrize("psi, activation", [(-0.6, None), (0.0, "0.5*t**2 - 0.3*t**3")])
+def test_sliced_loops_in_several_blocks(psi, activation, monkeypatch):
+    """Blocks of the sliced index smaller than n, the last one shorter, give the same answer."""
+    net = ShapedMLP(depth=3, width=40, psi=psi, activation=activation)
+    module = first_order_module(net.activation.phi, sp.Integer(1))
+    monkeypatch.setattr(module, "SLICE_ENTRIES", 50)  # 4 points: blocks of 3 and 1; 6 points: blocks of 1
+    test_compiled_equals_reference(3, 40, psi, activation, 2.0)
+
+
+def test_shared_stars_regroup_the_cubic_complete_graph_components():
+    """Each complete-graph component is one group's member, rebuilt by the star and its other operands."""
+    algebra = local_algebra(t - sp.Rational(1, 5) * t**3, sp.Integer(1))
+    nonzero = set(algebra.kernels) | {(i, 0) for i in algebra.square_derivatives}
+    nonzero |= {(j, i) for i, j in nonzero}
+    complete = {}
+    for poly in readout_words(2).values():
+        for net in quadratic_networks(part_of_degree(poly, 2), nonzero, algebra.max_vertex_derivative):
+            complete.update({c: None for c in components(net) if c.is_complete_on_four})
+    groups = shared_stars(list(complete))
+    members = [c for group in groups for c, _ in group.members]
+    assert len(members) == len(set(members)) and set(members) == set(complete)
+    assert 4 * len(groups) < len(complete)  # one O(n^4) star serves several components
+    for group in groups:
+        assert not any(i.isupper() for _, idx in group.star for i in idx)  # no test point on the star
+        for c, rest in group.members:
+            assert canonical(Network(Fraction(1), group.star + rest)).operands == c.operands
+
+
+ORIENTATIONS = [
+    ((("x", "pv"), ("y", "vq")), "pq"),
+    ((("x", "vp"), ("y", "vq")), "qp"),
+    ((("x", "pv"), ("y", "qv")), "qp"),
+    ((("x", "vp"), ("y", "qv")), "pq"),
+    ((("x", "v"), ("y", "qv")), "q"),
+    ((("x", "pv"), ("y", "v")), "p"),
+    ((("x", "v"), ("y", "v")), ""),
+    ((("x", "pq"), ("y", "pq")), "pq"),
+    ((("x", "pq"), ("y", "qp")), "pq"),
+    ((("x", "pv"), ("y", "vq"), ("z", "v")), "pq"),
+]
+
+
+@pytest.mark.parametrize("inputs, out", ORIENTATIONS)
+def test_step_expression_equals_einsum(inputs, out):
+    """Matrix products with transposes, elementwise products and einsum give the einsum's value."""
+    rng = np.random.default_rng(0)
+    sizes = {"p": 3, "q": 4, "v": 5}
+    arrays = {name: rng.normal(size=[sizes[i] for i in idx]) for name, idx in inputs}
+    expression = step_expression([(name, tuple(idx)) for name, idx in inputs], tuple(out))
+    expected = np.einsum(",".join(idx for _, idx in inputs) + "->" + out, *arrays.values())
+    assert np.allclose(eval(expression, {"np": np}, arrays), expected, rtol=1e-13, atol=0)
 
 
 # ------------------------------------------------------------------- cache

@@ -23,6 +23,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from .words import Monomial, Word
 
@@ -49,7 +50,7 @@ class Network:
         return tuple(sorted({i for _, idx in self.operands for i in idx if not i.isupper()}))
 
 
-def _normal_operand(name: str, indices: tuple[str, ...]) -> Operand:
+def normal_operand(name: str, indices: tuple[str, ...]) -> Operand:
     """The transpose-invariant form of a matrix operand.
 
     ``G^(i,j)_pq = G^(j,i)_qp``; a product of symmetric matrices transposes to the
@@ -72,7 +73,7 @@ def canonical(network: Network) -> Network:
     for perm in itertools.permutations("abcdefgh"[: len(summed)]):
         rename = dict(zip(summed, perm))
         ops = tuple(
-            sorted(_normal_operand(name, tuple(rename.get(i, i) for i in idx)) for name, idx in network.operands)
+            sorted(normal_operand(name, tuple(rename.get(i, i) for i in idx)) for name, idx in network.operands)
         )
         if best is None or ops < best:
             best = ops
@@ -141,14 +142,15 @@ def _monomial_operands(monomial: Monomial) -> tuple[list[Operand], list[tuple[st
     return operands, d_pairs
 
 
-def cross_orders(max_derivative: int) -> list[tuple[int, int, int, int]]:
+@lru_cache(maxsize=None)
+def cross_orders(max_derivative: int) -> tuple[tuple[int, int, int, int], ...]:
     """``n = (n1, n2, n3, n4) != 0`` with every vertex's derivative order at most ``max_derivative``."""
     r = range(max_derivative + 1)
-    return [
+    return tuple(
         n
         for n in itertools.product(r, repeat=4)
         if any(n) and max(n[0] + n[1], n[2] + n[3], n[0] + n[2], n[1] + n[3]) <= max_derivative
-    ]
+    )
 
 
 def quadratic_networks(

@@ -100,11 +100,14 @@ def pair_covariance(
     max_derivative: int,
 ) -> np.ndarray:
     """``Cov(X_pq, X_rs)`` elementwise from the kernels of both pairs and ``(K_pr, K_ps, K_qr, K_qs)``."""
+    distinct = {id(k): k for k in cross}  # the pair patterns repeat K: its Hadamard powers once
+    table = {i: [None] + [k**m / math.factorial(m) for m in range(1, max_derivative + 1)] for i, k in distinct.items()}
+    powers = [table[id(k)] for k in cross]
     total = 0.0
     for n in cross_orders(max_derivative):
         a, b = (n[0] + n[1], n[2] + n[3]), (n[0] + n[2], n[1] + n[3])
         if a in first and b in second:
-            weight = math.prod(k ** m / math.factorial(m) for k, m in zip(cross, n) if m)
+            weight = math.prod(p[m] for p, m in zip(powers, n) if m)
             total = total + weight * first[a] * second[b]
     return total
 
@@ -160,10 +163,10 @@ def _networks_value(
     shape = _shape(free, T)
     total = np.zeros(shape)
     for coefficient, parts in rows:
-        term = np.full(shape, coefficient)
+        term = coefficient
         for number, indices in parts:
-            if number not in values:
-                values[number] = module.COMPONENTS[number](operands)
+            if number not in values:  # a function may return several components (a shared star)
+                values.update(module.COMPONENTS[number](operands))
             value = values[number]
             if free == "XY" and indices in ("X", "Y"):
                 value = value[:, None] if indices == "X" else value[None, :]
