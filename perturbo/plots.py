@@ -19,7 +19,7 @@ import numpy as np
 from .model import COMPILED_ORDERS, ShapedMLP
 from .progress import progress
 from .results import ROUNDOFF
-from .validation import check_beta, check_data, check_finite_real, check_widths
+from .validation import check_beta, check_count, check_data, check_finite_real, check_widths
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -242,8 +242,7 @@ def predictive_data(
     (to 1e-9 relative); it is marked at ``t_mu = (x_mu - x0) . d / |d|^2``.
     """
     X, y, _ = check_data(X, y, None, check_beta(beta))
-    if isinstance(points, bool) or not isinstance(points, numbers.Integral) or points < 2:
-        raise ValueError(f"points must be an integer >= 2, got {points!r}")
+    points = check_count(points, "points", 2)
     lo, hi = (check_finite_real(end, "t_range") for end in t_range)
     if not lo < hi:
         raise ValueError(f"t_range must be increasing, got {t_range!r}")

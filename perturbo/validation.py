@@ -69,10 +69,15 @@ def check_samples(samples: object) -> int:
     return int(samples)
 
 
+def check_count(value: object, name: str, minimum: int) -> int:
+    """An integer (not a bool) ``>= minimum``: seeds, trials, points along a line."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    return int(seed)
+    return check_count(seed, "seed", 0)
 
 
 def _as_float_array(a: object, name: str, ndim: int) -> np.ndarray:

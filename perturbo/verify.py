@@ -27,7 +27,7 @@ import sympy as sp
 
 from .model import MAX_ORDER, ShapedMLP
 from .runtime.gp_posterior import noise_variance
-from .validation import check_beta, check_order
+from .validation import check_beta, check_count, check_order
 
 VOCABULARY = {
     "P": "number of training points",
@@ -168,8 +168,7 @@ def verify(
     if order == 0:
         raise ValueError("order 0 is the Gaussian process itself; verify checks corrections, order >= 1")
     beta = check_beta(beta)
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
+    trials = check_count(trials, "trials", 1)
     if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
         raise ValueError(f"rtol must be a number between 0 and 1, got {rtol!r}")
     if callable(candidate) and not isinstance(candidate, sp.Basic):

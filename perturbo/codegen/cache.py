@@ -74,9 +74,12 @@ def _write_atomically(path: Path, body: str) -> None:
         raise
 
 
+def _versioned_digest(text: str) -> str:
+    return hashlib.sha256(f"{__version__}\n{text}".encode()).hexdigest()[:20]
+
+
 def module_path(stem: str, source: str, directory: Path) -> Path:
-    digest = hashlib.sha256(f"{__version__}\n{source}".encode()).hexdigest()[:20]
-    return directory / f"{stem}_{digest}.py"
+    return directory / f"{stem}_{_versioned_digest(source)}.py"
 
 
 def load_module(stem: str, source: str) -> ModuleType:
@@ -100,8 +103,7 @@ def _store(stem: str, source: str) -> Path:
 
 
 def _index_path(stem: str, inputs: str, directory: Path) -> Path:
-    digest = hashlib.sha256(f"{__version__}\n{inputs}".encode()).hexdigest()[:20]
-    return directory / "index" / f"{stem}_{digest}.txt"
+    return directory / "index" / f"{stem}_{_versioned_digest(inputs)}.txt"
 
 
 def load_derived(stem: str, inputs: str, derive: Callable[[], str]) -> ModuleType:
