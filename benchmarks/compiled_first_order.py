@@ -3,7 +3,9 @@
 1. scaling: evidence + predictive (T = 10 test points), L = 10, time and peak memory against P,
    fitted exponents, for the deep linear network and the default cubic;
 2. compiled versus the reference path and versus sympy.lambdify of the same local expressions (ratios);
-3. cold (derive + write + import + Numba compile) versus warm (cached, a fresh process) start.
+3. cold (derive + write + import + Numba compile) versus warm (cached, a fresh process) start, order 1;
+   the same for the reference path's moment tables at orders 2 and 3 (``--cubic-order-3`` adds the
+   cubic at order 3, whose cold start is a Wick sum of degree 24: many minutes).
 """
 from __future__ import annotations
 
@@ -137,9 +139,40 @@ def cold_and_warm(psi: float) -> dict:
             "cold_process": cold_total, "warm_process": warm_total, "process_ratio": cold_total / warm_total}
 
 
+REFERENCE_COLD_WARM = """
+import time
+start = time.perf_counter()
+import numpy as np, sympy as sp
+from perturbo import ShapedMLP
+from perturbo.codegen import reference_moments
+net = ShapedMLP(depth=4, width=100, psi={psi})
+imported = time.perf_counter()
+reference_moments(net.activation.phi, sp.Integer(1), {order})  # derive or load
+ready = time.perf_counter()
+rng = np.random.default_rng(0)
+net.evidence(rng.normal(size=(3, 6)), rng.normal(size=3), beta=10.0, order={order}, backend="reference")
+print(ready - imported, time.perf_counter() - start)
+"""
+
+
+def cold_and_warm_reference(psi: float, order: int) -> dict:
+    """Two fresh processes sharing an empty cache: moment tables ready, and the whole process (P = 3, L = 4)."""
+    with tempfile.TemporaryDirectory() as directory:
+        env = dict(os.environ, PERTURBO_CACHE_DIR=directory)
+        script = REFERENCE_COLD_WARM.format(psi=psi, order=order)
+        runs = []
+        for _ in range(2):
+            out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+            runs.append([float(v) for v in out.stdout.split()])
+    (cold_ready, cold_total), (warm_ready, warm_total) = runs
+    return {"cold_ready": cold_ready, "warm_ready": warm_ready, "ready_ratio": cold_ready / warm_ready,
+            "cold_process": cold_total, "warm_process": warm_total, "process_ratio": cold_total / warm_total}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--cubic-order-3", action="store_true", help="also time the cubic's order-3 cold start")
     args = parser.parse_args()
     linear_sizes = [50, 100, 200] if args.quick else [50, 100, 200, 400, 800]
     cubic_sizes = [25, 50] if args.quick else [25, 50, 100]
@@ -156,6 +189,10 @@ def main() -> None:
     print("cold versus warm start (fresh processes; kernels ready, and the whole process with an evidence at P = 20):")
     results["cold_warm"] = {psi: cold_and_warm(psi) for psi in (0.0, -0.6)}
     print(" ", results["cold_warm"])
+    print("cold versus warm start of the reference path's moment tables (orders 2 and 3):")
+    cases = [(0.0, 2), (0.0, 3), (-0.6, 2)] + [(-0.6, 3)] * args.cubic_order_3
+    results["cold_warm_reference"] = {f"psi={psi} order={k}": cold_and_warm_reference(psi, k) for psi, k in cases}
+    print(" ", results["cold_warm_reference"])
     print(json.dumps(results, indent=1))
 
 

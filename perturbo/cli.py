@@ -303,8 +303,11 @@ def cmd_cache(args: argparse.Namespace) -> None:
         return
     info = cache_info()
     print(f"cache directory: {info['directory']} (set PERTURBO_CACHE_DIR to move it)")
-    print(f"{len(info['modules'])} generated modules, {info['bytes'] / 1e6:.1f} MB including Numba's compiled code")
-    for name in info["modules"]:
+    print(
+        f"{len(info['modules'])} generated modules, {len(info['arrays'])} derived moment tables, "
+        f"{info['bytes'] / 1e6:.1f} MB including Numba's compiled code"
+    )
+    for name in info["modules"] + info["arrays"]:
         print(f"  {name}")
 
 

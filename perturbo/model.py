@@ -25,7 +25,6 @@ from .runtime import series
 from .runtime.expansion import readout_series
 from .runtime.gp_posterior import cholesky_of_training_kernel, gp_log_evidence, gp_predict, noise_variance
 from .runtime.kernel_flow import input_kernel, kernel_flow
-from .symbolic.copy_moments import layer_moments
 from .symbolic.mean_map import numeric_mean_map
 from .validation import (
     check_beta,
@@ -102,7 +101,9 @@ class ShapedMLP:
 
         The caller has checked that the training block of ``kernels[-1]`` is positive definite.
         """
-        moments = layer_moments(self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), order)
+        from .codegen import reference_moments
+
+        moments = reference_moments(self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), order)
         return readout_series(kernels, len(y), y, noise_variance(len(y), beta), self.widths, moments, order)
 
     def _compiled_first_order(self, kernels: list[np.ndarray], y: np.ndarray, beta: float) -> dict[str, np.ndarray]:

@@ -228,6 +228,56 @@ def test_damaged_index_or_module_derives_again(tmp_path, monkeypatch, damage):
     assert derive.calls == 2
 
 
+class ArrayDeriver:
+    """A ``derive`` callback for ``load_derived_arrays`` that counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> dict[str, np.ndarray]:
+        self.calls += 1
+        return {"values": np.arange(5.0) * self.calls, "index": np.array([3, 1], dtype=np.intp)}
+
+
+def test_derived_arrays_are_reused_and_damage_derives_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
+    derive = ArrayDeriver()
+    first = cache.load_derived_arrays("probe", "phi = t", derive)
+    again = cache.load_derived_arrays("probe", "phi = t", derive)
+    assert derive.calls == 1 and set(again) == {"values", "index"}
+    assert all(np.array_equal(first[k], again[k]) and first[k].dtype == again[k].dtype for k in first)
+    cache.load_derived_arrays("probe", "phi = t + t**3", derive)  # other inputs
+    assert derive.calls == 2
+    archive = next((tmp_path / "arrays").glob("probe_*.npz"))
+    data = archive.read_bytes()
+    for damaged in (data[: len(data) // 2], data.replace(b"\x00\x00\x00\x00\x00\x00\x10@", b"\x00" * 8), b""):
+        archive.write_bytes(damaged)
+        calls = derive.calls
+        assert cache.load_derived_arrays("probe", "phi = t", derive)["values"][1] == derive.calls
+        assert derive.calls == calls + 1
+    monkeypatch.setattr(cache, "__version__", "999.0")
+    cache.load_derived_arrays("probe", "phi = t", derive)  # other package version
+    assert derive.calls == 6
+
+
+def test_reference_moments_round_trip_through_the_cache(tmp_path, monkeypatch):
+    """A second process gets the same moment tables from disk: same coefficients at any base point."""
+    from perturbo.codegen import reference_moments
+    from perturbo.symbolic.copy_moments import layer_moments, local_pairs
+
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
+    phi = t - sp.Rational(1, 5) * t**3
+    derived = reference_moments(phi, sp.Integer(1), 2)
+    reference_moments.cache_clear()
+    loaded = reference_moments(phi, sp.Integer(1), 2)
+    assert loaded is not derived and len(list((tmp_path / "arrays").glob("moments_*.npz"))) == 1
+    rng = np.random.default_rng(1)
+    for r, poly in layer_moments(phi, sp.Integer(1), 2).items():
+        base = rng.normal(size=len(local_pairs(2 * r)))
+        assert loaded[r].alphas == poly.alphas
+        assert loaded[r].coefficients(base) == poly.coefficients(base)
+
+
 def test_generator_code_is_part_of_the_index_key(monkeypatch):
     """Editing the generator (same version) must not reuse kernels derived by the old code."""
     import perturbo.codegen as codegen
@@ -250,7 +300,9 @@ def test_cache_cli(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
     cache.load_module("probe", "VALUE = 1\n")
+    cache.load_derived_arrays("probe", "phi", ArrayDeriver())
     assert main(["cache", "info"]) == 0
-    assert "1 generated modules" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 generated modules, 1 derived moment tables" in out and "probe_" in out
     assert main(["cache", "clear"]) == 0
     assert not Path(tmp_path).exists()

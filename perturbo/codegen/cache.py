@@ -14,6 +14,10 @@ inputs (the activation, the package and SymPy versions, and a hash of the
 generator's own code) to the module file. Any change to those inputs is a new
 index entry; the module file is still named by its source hash and checked.
 
+Derived *numbers* (the reference path's Taylor tables of the one-copy moments,
+minutes to derive at order 3) are kept the same way by ``load_derived_arrays``: an
+``.npz`` archive named by the inputs' hash, holding a checksum over its arrays.
+
 The directory is ``$PERTURBO_CACHE_DIR``, else ``$XDG_CACHE_HOME/perturbo``, else
 ``~/.cache/perturbo``. Numba's own compiled code (``cache=True``) lives next to
 each module, in ``__pycache__``.
@@ -22,14 +26,18 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import logging
 import os
 import shutil
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+
+import numpy as np
 
 from .. import __version__
 
@@ -62,12 +70,14 @@ def _intact(path: Path) -> bool:
     return first == CHECKSUM_PREFIX + _checksum(body)
 
 
-def _write_atomically(path: Path, body: str) -> None:
+def _write_atomically(path: Path, body: str | bytes) -> None:
+    """Write ``body`` (text gets a checksum line) to a temporary file and move it in."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = body if isinstance(body, bytes) else (CHECKSUM_PREFIX + _checksum(body) + "\n" + body).encode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(CHECKSUM_PREFIX + _checksum(body) + "\n" + body)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -128,6 +138,54 @@ def load_derived(stem: str, inputs: str, derive: Callable[[], str]) -> ModuleTyp
     return _import(path)
 
 
+ARRAY_CHECKSUM = "_checksum"
+
+
+def _arrays_checksum(arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode() + a.tobytes())
+    return digest.hexdigest()
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of an intact archive, else ``None`` (absent, truncated, corrupted)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return None
+    stored = arrays.pop(ARRAY_CHECKSUM, None)
+    return arrays if stored is not None and str(stored) == _arrays_checksum(arrays) else None
+
+
+def load_derived_arrays(
+    stem: str, inputs: str, derive: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """The numeric arrays ``derive()`` computes from ``inputs``, deriving only on a cache miss.
+
+    ``inputs`` must determine the arrays completely; a damaged archive is derived again.
+    """
+    name = f"{stem}_{_versioned_digest(inputs)}.npz"
+    for directory in (cache_dir(), _fallback_dir()):
+        arrays = _read_arrays(directory / "arrays" / name)
+        if arrays is not None:
+            log.debug("cache hit: %s", directory / "arrays" / name)
+            return arrays
+    log.info("deriving %s (not in the cache %s)", stem, cache_dir())
+    arrays = derive()
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays, **{ARRAY_CHECKSUM: np.array(_arrays_checksum(arrays))})
+    for directory in (cache_dir(), _fallback_dir()):
+        try:
+            _write_atomically(directory / "arrays" / name, buffer.getvalue())
+            break
+        except OSError as exc:  # the arrays are usable; the next process derives again
+            log.warning("could not write %s to the cache %s (%s)", stem, directory, exc)
+    return arrays
+
+
 def _import(path: Path) -> ModuleType:
     name = f"perturbo_generated.{path.stem}"
     if name in sys.modules:
@@ -144,11 +202,17 @@ def _import(path: Path) -> ModuleType:
 
 
 def cache_info() -> dict[str, object]:
-    """The cache directory, its generated modules and their total size in bytes."""
+    """The cache directory, its generated modules, derived arrays and their total size in bytes."""
     directory = cache_dir()
     files = sorted(directory.glob("*.py")) if directory.is_dir() else []
+    arrays = sorted((directory / "arrays").glob("*.npz")) if directory.is_dir() else []
     size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()) if directory.is_dir() else 0
-    return {"directory": str(directory), "modules": [f.name for f in files], "bytes": size}
+    return {
+        "directory": str(directory),
+        "modules": [f.name for f in files],
+        "arrays": [f.name for f in arrays],
+        "bytes": size,
+    }
 
 
 def cache_clear() -> int:

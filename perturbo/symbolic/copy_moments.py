@@ -139,6 +139,28 @@ class LocalPolynomial:
         padded = np.array([f + [n_vars] * (width - len(f)) for f in factors], dtype=np.intp).reshape(len(values), width)
         return cls(n_labels, tuple(alphas), padded, np.array(values), np.array(starts, dtype=np.intp))
 
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """Plain arrays (for the derivation cache), names starting with ``prefix``."""
+        return {
+            f"{prefix}n_labels": np.array(self.n_labels),
+            f"{prefix}alpha_lengths": np.array([len(a) for a in self.alphas], dtype=np.intp),
+            f"{prefix}alpha_variables": np.array([v for a in self.alphas for v in a], dtype=np.intp),
+            f"{prefix}factors": self.factors,
+            f"{prefix}values": self.values,
+            f"{prefix}starts": self.starts,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> LocalPolynomial:
+        """The inverse of ``to_arrays``."""
+        ends = np.cumsum(arrays[f"{prefix}alpha_lengths"])
+        flat = arrays[f"{prefix}alpha_variables"].tolist()
+        alphas = tuple(tuple(flat[end - n : end]) for n, end in zip(arrays[f"{prefix}alpha_lengths"], ends))
+        return cls(
+            int(arrays[f"{prefix}n_labels"]), alphas, arrays[f"{prefix}factors"], arrays[f"{prefix}values"],
+            arrays[f"{prefix}starts"],
+        )
+
     def coefficients(self, base: np.ndarray) -> list[tuple[tuple[int, ...], float]]:
         extended = np.append(base, 1.0)
         terms = self.values * np.prod(extended[self.factors], axis=1)
