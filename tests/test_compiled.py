@@ -15,7 +15,8 @@ import sympy as sp
 from perturbo import ShapedMLP
 from perturbo.activation import t
 from perturbo.codegen import cache, first_order_module, first_order_source
-from perturbo.codegen.contraction_order import components, shared_stars, step_expression
+from perturbo.codegen.contraction_order import components, share_steps, shared_stars, step_expression
+from perturbo.codegen.contraction_order import steps_used
 from perturbo.ir.networks import Network, canonical, quadratic_networks
 from perturbo.ir.words import part_of_degree, readout_words
 from perturbo.symbolic.derivative_kernels import local_algebra
@@ -119,6 +120,56 @@ def test_step_expression_equals_einsum(inputs, out):
     expression = step_expression([(name, tuple(idx)) for name, idx in inputs], tuple(out))
     expected = np.einsum(",".join(idx for _, idx in inputs) + "->" + out, *arrays.values())
     assert np.allclose(eval(expression, {"np": np}, arrays), expected, rtol=1e-13, atol=0)
+
+
+def run_program(program, o) -> np.ndarray:
+    lines, result = program
+    scope = {"np": np, "o": o}
+    for line in lines:
+        exec(line, scope)
+    return eval(result, scope)
+
+
+def test_shared_steps_are_structural_and_keep_every_value():
+    """Equal text on different temporaries is not shared; shared programs give the original values."""
+    programs = {
+        0: (["t0 = o['A'] * o['B']", "t1 = t0 @ o['C']", "t2 = t1.T @ o['A']"], "t2"),
+        1: (["t0 = o['A'] @ o['B']", "t1 = t0 @ o['C']"], "t1"),  # "t0 @ o['C']" again, another t0
+        2: (["t0 = o['A'] * o['B']", "t1 = t0 @ o['C']"], "t1"),  # all of program 0's first steps
+        3: ([], "o['A']"),
+    }
+    steps, shared = share_steps(programs)
+    assert list(steps.values()) == ["o['A'] * o['B']", "o['s0'] @ o['C']"]
+    assert shared[2] == ([], "o['s1']") and shared[1] == programs[1] and shared[3] == programs[3]
+    assert steps_used(shared[0][0] + [shared[0][1]], steps) == ("s0", "s1")
+    rng = np.random.default_rng(2)
+    base = {name: rng.normal(size=(4, 4)) for name in "ABC"}
+    for number, program in programs.items():
+        o = dict(base)
+        for name, expression in steps.items():
+            o[name] = eval(expression, {"np": np, "o": o})
+        assert np.array_equal(run_program(shared[number], o), run_program(program, dict(base)))
+
+
+def test_shared_steps_are_freed_after_their_last_user():
+    """A layer's evaluation leaves no shared step behind (memory stays O(n^2))."""
+    from perturbo.runtime.first_order import LayerOperands, Operands, evaluate_components
+
+    module = first_order_module(t - sp.Rational(1, 5) * t**3, sp.Integer(1))
+    rows = [row for name in ("z", "zm") for row in module.NETWORKS[name]["quadratic"]]
+    used = {step for k in range(len(module.COMPONENTS)) for step in module.STEPS_USED.get(k, ())}
+    assert len(used) > 100
+    rng = np.random.default_rng(3)
+    K = np.corrcoef(rng.normal(size=(6, 9)))
+    A = np.zeros((6, 6))
+    A[:4, :4] = np.linalg.inv(K[:4, :4] + np.eye(4))
+    operands = Operands(K, A, np.r_[rng.normal(size=4), 0, 0], 4)
+    operands.update({f"G{i}{j}": rng.normal(size=(6, 6)) for i in range(7) for j in range(7)})
+    operands.update({f"C{n}": K**n for n in range(1, module.MAX_DERIVATIVE + 1)})
+    layer = LayerOperands(operands, module.SHARED_STEPS)
+    values = evaluate_components(module, rows, layer)
+    assert len(values) >= len({k for _, parts in rows for k, _ in parts})
+    assert not used & set(layer)
 
 
 # ------------------------------------------------------------------- cache

@@ -21,6 +21,10 @@ only away from ``b``, so they are grouped by a common star (``shared_stars``) an
 together (``shared_star_program``): per block, the star once and each component's sum over
 ``a`` (one ``O(n^3)`` pass), accumulated over the blocks; after the loop, each component's
 remaining ``O(n^2)`` elimination of ``c`` and ``d``.
+
+Components also repeat each other's steps (``C1 * y.A`` starts hundreds of them): a step
+that more than one component computes is hoisted into a named *shared step*
+(``share_steps``), evaluated once per layer on first use.
 """
 from __future__ import annotations
 
@@ -316,3 +320,62 @@ def shared_star_program(group: SharedStar) -> StarProgram:
     before += [f"{name} = 0.0" for name in sums.values()]
     after, alias = _without_repeats(after)
     return StarProgram(before, loop, after, [alias.get(r, r) for r in results])
+
+
+Program = tuple[list[str], str]
+"""Python lines ``name = expression`` and the variable holding the result."""
+
+
+def share_steps(programs: dict[int, Program], temporary: str = "t") -> tuple[dict[str, str], dict[int, Program]]:
+    """Hoist the steps that several programs compute into shared steps ``o['s0']``, ``o['s1']``, ...
+
+    Two lines compute the same thing when their expressions agree once each temporary is
+    replaced by the step that defines it (structural keys, interned). Returns the shared
+    steps (name -> expression, each using only operands and earlier shared steps) and the
+    programs with their shared lines replaced by references ``o['sK']``.
+    """
+    pattern = re.compile(rf"\b{temporary}\d+\b")
+    interned: dict[str, int] = {}
+    keyed: dict[int, list[tuple[str, int, str]]] = {}
+    users: Counter[int] = Counter()
+    for number, (lines, _) in programs.items():
+        local: dict[str, int] = {}
+        rows = []
+        for line in lines:
+            target, expression = line.split(" = ", 1)
+            key = pattern.sub(lambda m: f"#{local[m.group(0)]}", expression)
+            local[target] = interned.setdefault(key, len(interned))
+            rows.append((target, local[target], expression))
+        keyed[number] = rows
+        users.update({key for _, key, _ in rows})
+    names: dict[int, str] = {}
+    steps: dict[str, str] = {}
+    shared: dict[int, Program] = {}
+    for number, rows in keyed.items():
+        rename: dict[str, str] = {}
+        kept = []
+        for target, key, expression in rows:
+            expression = pattern.sub(lambda m: rename[m.group(0)], expression)
+            if users[key] > 1:
+                if key not in names:
+                    names[key] = f"s{len(names)}"
+                    steps[names[key]] = expression
+                rename[target] = f"o[{names[key]!r}]"
+            else:
+                rename[target] = target
+                kept.append(f"{target} = {expression}")
+        result = programs[number][1]
+        shared[number] = (kept, rename.get(result, result))
+    return steps, shared
+
+
+def steps_used(lines: list[str], steps: dict[str, str]) -> tuple[str, ...]:
+    """The shared steps that ``lines`` need, directly or through other shared steps, in order."""
+    needed: set[str] = set()
+    pending = [m for line in lines for m in re.findall(r"o\['(s\d+)'\]", line)]
+    while pending:
+        name = pending.pop()
+        if name in steps and name not in needed:
+            needed.add(name)
+            pending += re.findall(r"o\['(s\d+)'\]", steps[name])
+    return tuple(sorted(needed, key=lambda n: int(n[1:])))

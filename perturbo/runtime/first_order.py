@@ -156,17 +156,44 @@ def _shape(free: str, T: int) -> tuple[int, ...]:
     return (T,) * len(free)
 
 
-def _networks_value(
-    module: ModuleType, rows: list, operands: Operands, free: str, T: int, values: dict[int, np.ndarray]
-) -> np.ndarray:
-    """``sum coefficient * prod components`` over free indices; ``values`` caches components across outputs."""
-    shape = _shape(free, T)
-    total = np.zeros(shape)
+class LayerOperands(dict):
+    """One layer's operands: the call's ``Operands`` and the module's shared steps, each computed on first use."""
+
+    def __init__(self, operands: Operands, steps: dict) -> None:
+        super().__init__()
+        self.operands, self.steps = operands, steps
+
+    def __missing__(self, name: str) -> np.ndarray:
+        value = self.steps[name](self) if name in self.steps else self.operands[name]
+        self[name] = value
+        return value
+
+
+def evaluate_components(module: ModuleType, rows: list, operands: LayerOperands) -> dict[int, np.ndarray]:
+    """The components of ``rows``, each shared step freed after its last user.
+
+    Components needing the same shared steps run one after another (ordered by the steps they
+    use), so few steps are held at once.
+    """
+    used = module.STEPS_USED
+    numbers = sorted({number for _, parts in rows for number, _ in parts}, key=lambda k: (used.get(k, ()), k))
+    last_user = {step: k for k in numbers for step in used.get(k, ())}
+    values: dict[int, np.ndarray] = {}
+    for k in numbers:
+        if k not in values:  # a function may return several components (a shared star)
+            values.update(module.COMPONENTS[k](operands))
+        for step in used.get(k, ()):
+            if last_user[step] == k:
+                operands.pop(step, None)
+    return values
+
+
+def _networks_value(rows: list, values: dict[int, np.ndarray], free: str, T: int) -> np.ndarray:
+    """``sum coefficient * prod components`` over the free indices."""
+    total = np.zeros(_shape(free, T))
     for coefficient, parts in rows:
         term = coefficient
         for number, indices in parts:
-            if number not in values:  # a function may return several components (a shared star)
-                values.update(module.COMPONENTS[number](operands))
             value = values[number]
             if free == "XY" and indices in ("X", "Y"):
                 value = value[:, None] if indices == "X" else value[None, :]
@@ -208,6 +235,8 @@ def first_order_terms(
         noise = local_covariance(module, derivative_kernels(module, algebra, ones, 0 * ones), kernels[layer - 1])
         V = np.einsum("abij,abjk,ablk->abil", L, V, L) + noise / width
 
+    quadratic = [row for name in outputs for row in module.NETWORKS[name]["quadratic"]]
+    linear = [row for name in outputs for row in module.NETWORKS[name]["linear"]]
     W, U = np.ones((M, M)), np.zeros((M, M))
     for layer in range(len(widths), 0, -1):
         K = kernels[layer - 1]
@@ -216,13 +245,13 @@ def first_order_terms(
         operands.update({f"C{n}": K**n / math.factorial(n) for n in range(1, module.MAX_DERIVATIVE + 1)})
         for name in module.SCALAR_OPERANDS:  # constant matrices carry no index (contraction_order)
             operands[name] = operands[name][0, 0]
-        values: dict[int, np.ndarray] = {}  # components shared by the outputs are evaluated once per layer
+        values = evaluate_components(module, quadratic, LayerOperands(operands, module.SHARED_STEPS))
         for name, free in outputs.items():
-            quadratic = _networks_value(module, module.NETWORKS[name]["quadratic"], operands, free, T, values)
-            terms[name] = terms[name] + quadratic / widths[layer - 1]
+            quadratic_value = _networks_value(module.NETWORKS[name]["quadratic"], values, free, T)
+            terms[name] = terms[name] + quadratic_value / widths[layer - 1]
         W, U = W * algebra["F"], W * algebra["E"] + U * np.diagonal(algebra["F"])[:, None]
     operands["mu"] = mu
-    values = {}
+    values = evaluate_components(module, linear, LayerOperands(operands, module.SHARED_STEPS))
     for name, free in outputs.items():
-        terms[name] = terms[name] + _networks_value(module, module.NETWORKS[name]["linear"], operands, free, T, values)
+        terms[name] = terms[name] + _networks_value(module.NETWORKS[name]["linear"], values, free, T)
     return terms
