@@ -299,7 +299,11 @@ def cmd_cache(args: argparse.Namespace) -> None:
     from .codegen.cache import cache_clear, cache_info
 
     if args.action == "clear":
-        print(f"removed {cache_clear()} generated modules from {cache_info()['directory']}")
+        removed = cache_clear()
+        print(
+            f"removed {len(removed['modules'])} generated modules and {len(removed['arrays'])} derived moment tables "
+            f"from {removed['directory']}"
+        )
         return
     info = cache_info()
     print(f"cache directory: {info['directory']} (set PERTURBO_CACHE_DIR to move it)")

@@ -356,4 +356,5 @@ def test_cache_cli(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "1 generated modules, 1 derived moment tables" in out and "probe_" in out
     assert main(["cache", "clear"]) == 0
+    assert "removed 1 generated modules and 1 derived moment tables" in capsys.readouterr().out
     assert not Path(tmp_path).exists()

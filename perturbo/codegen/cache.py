@@ -215,9 +215,8 @@ def cache_info() -> dict[str, object]:
     }
 
 
-def cache_clear() -> int:
-    """Remove the cache directory; return the number of generated modules removed."""
-    directory = cache_dir()
-    count = len(list(directory.glob("*.py"))) if directory.is_dir() else 0
-    shutil.rmtree(directory, ignore_errors=True)
-    return count
+def cache_clear() -> dict[str, object]:
+    """Remove the cache directory; return what ``cache_info`` listed in it."""
+    info = cache_info()
+    shutil.rmtree(cache_dir(), ignore_errors=True)
+    return info

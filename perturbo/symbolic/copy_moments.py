@@ -121,23 +121,26 @@ class LocalPolynomial:
 
     n_labels: int
     alphas: tuple[tuple[int, ...], ...]
-    factors: np.ndarray  # (terms, max degree): variable index of each factor, n_vars pads with a 1
+    factors: np.ndarray  # (terms, max degree) uint8: variable index of each factor, n_vars pads with a 1
     values: np.ndarray  # (terms,) float coefficients
     starts: np.ndarray  # (len(alphas),) first term of each alpha
 
     @classmethod
     def from_poly(cls, poly: PolyElement, n_labels: int, degree: int) -> LocalPolynomial:
         n_vars = len(local_pairs(n_labels))
-        alphas, factors, values, starts = [], [], [], []
-        for alpha, c in taylor_table(poly, degree):
-            starts.append(len(values))
-            alphas.append(alpha)
+        table = taylor_table(poly, degree)
+        n_terms = sum(len(c) for _, c in table)
+        width = max((sum(m) for _, c in table for m in c.itermonoms()), default=0)
+        factors = np.full((n_terms, width), n_vars, dtype=np.uint8)  # up to 21 labels (order 4 needs 10)
+        values, starts, row = np.empty(n_terms), [], 0
+        for _, c in table:
+            starts.append(row)
             for monomial, value in c.terms():
-                factors.append([v for v, power in enumerate(monomial) for _ in range(power)])
-                values.append(float(value))
-        width = max(map(len, factors), default=0)
-        padded = np.array([f + [n_vars] * (width - len(f)) for f in factors], dtype=np.intp).reshape(len(values), width)
-        return cls(n_labels, tuple(alphas), padded, np.array(values), np.array(starts, dtype=np.intp))
+                variables = [v for v, power in enumerate(monomial) for _ in range(power)]
+                factors[row, : len(variables)] = variables
+                values[row] = float(value)
+                row += 1
+        return cls(n_labels, tuple(alpha for alpha, _ in table), factors, values, np.array(starts, dtype=np.intp))
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """Plain arrays (for the derivation cache), names starting with ``prefix``."""
@@ -153,17 +156,21 @@ class LocalPolynomial:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> LocalPolynomial:
         """The inverse of ``to_arrays``."""
-        ends = np.cumsum(arrays[f"{prefix}alpha_lengths"])
+        lengths = arrays[f"{prefix}alpha_lengths"].tolist()
         flat = arrays[f"{prefix}alpha_variables"].tolist()
-        alphas = tuple(tuple(flat[end - n : end]) for n, end in zip(arrays[f"{prefix}alpha_lengths"], ends))
+        ends = itertools.accumulate(lengths)
+        alphas = tuple(tuple(flat[end - n : end]) for n, end in zip(lengths, ends))
         return cls(
             int(arrays[f"{prefix}n_labels"]), alphas, arrays[f"{prefix}factors"], arrays[f"{prefix}values"],
             arrays[f"{prefix}starts"],
         )
 
     def coefficients(self, base: np.ndarray) -> list[tuple[tuple[int, ...], float]]:
+        """``[(alpha, c_alpha(base))]``; one factor column at a time, so no (terms, degree) temporary."""
         extended = np.append(base, 1.0)
-        terms = self.values * np.prod(extended[self.factors], axis=1)
+        terms = self.values.copy()
+        for column in self.factors.T:
+            terms *= extended[column]
         return list(zip(self.alphas, np.add.reduceat(terms, self.starts).tolist()))
 
 
