@@ -29,7 +29,9 @@ from .printer import print_module
 def first_order_source(phi: sp.Expr, sigma_w2: sp.Expr) -> str:
     """The generated module's text for activation ``phi`` (derives everything; seconds for the cubic)."""
     algebra = local_algebra(phi, sigma_w2)
-    nonzero = set(algebra.kernels) | {(i, 0) for i in algebra.square_derivatives}
+    nonzero = set(algebra.kernels)
+    if algebra.jacobian[1] != 0:  # U = 0 above every layer when dm_ab/dS_aa = 0 (a linear map)
+        nonzero |= {(i, 0) for i in algebra.square_derivatives}
     nonzero |= {(j, i) for i, j in nonzero}
     constants = {f"G{i}{j}" for (i, j), e in algebra.kernels.items() if algebra.map_is_linear and e.is_number}
     words = readout_words(2)
