@@ -157,7 +157,10 @@ print(ready - imported, time.perf_counter() - start)
 
 
 def cold_and_warm_reference(psi: float, order: int) -> dict:
-    """Two fresh processes sharing an empty cache: moment tables ready, and the whole process (L = 4, P = 3; 2 at order 3)."""
+    """Two fresh processes sharing an empty cache: moment tables ready, and the whole process.
+
+    The evidence runs at ``L = 4`` and ``P = 3`` (``P = 2`` at order 3).
+    """
     with tempfile.TemporaryDirectory() as directory:
         env = dict(os.environ, PERTURBO_CACHE_DIR=directory)
         script = REFERENCE_COLD_WARM.format(psi=psi, order=order)

@@ -50,11 +50,12 @@ def covariance_ring(n_labels: int, parameters: tuple[sp.Symbol, ...] = ()):
     return R, dict(zip(local_pairs(n_labels), gens))
 
 
-@lru_cache(maxsize=None)
 def copy_moment(phi: sp.Expr, sigma_w2: sp.Expr, r: int) -> PolyElement:
     """``M_r`` of the module docstring, an element of ``covariance_ring(2r, parameters)``.
 
     ``parameters`` are the symbols of ``phi`` other than ``t`` and those of ``sigma_w2``.
+    Not memoised: ``M_4`` of the cubic has 6.4 million terms (gigabytes as SymPy objects);
+    callers keep what they need (``LocalPolynomial`` tables, cached by ``codegen.reference_moments``).
     """
     parameters = tuple(sorted((phi.free_symbols - {t}) | sp.sympify(sigma_w2).free_symbols, key=str))
     R, s = covariance_ring(2 * r, parameters)
@@ -174,7 +175,6 @@ class LocalPolynomial:
         return list(zip(self.alphas, np.add.reduceat(terms, self.starts).tolist()))
 
 
-@lru_cache(maxsize=None)
 def layer_moments(phi: sp.Expr, sigma_w2: sp.Rational, order: int) -> dict[int, LocalPolynomial]:
     """``{r: M_r}`` for ``r = 1..order+1``, Taylor-expanded as far as order ``order`` needs.
 
