@@ -16,11 +16,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from perturbo.codegen.contraction_order import connected_groups
 from perturbo.ir.networks import _monomial_operands
 from perturbo.ir.words import part_of_degree, readout_words
 
-from graphs import treewidth
-from order2_graphs import PAIRINGS, cov_patterns, cumulant3_patterns, variants
+from graphs import cell_relabellings, treewidth
+from order2_graphs import CROSS, PAIRINGS, cumulant3_vectors, variants
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,20 +37,8 @@ def rev(name):
 
 
 def split_components(operands):
-    """operands: list of (name, indices) with summed lower-case indices; returns list of operand lists."""
-    groups = []
-    for op in operands:
-        summed = {i for i in op[1] if not i.isupper()}
-        if not summed:
-            continue  # scalar factor
-        joined = [g for g in groups if g[0] & summed]
-        idx, ops = set(summed), [op]
-        for g in joined:
-            idx |= g[0]
-            ops += g[1]
-            groups.remove(g)
-        groups.append((idx, ops))
-    return [ops for _, ops in groups]
+    """Connected groups of operands with summed indices (scalar factors dropped)."""
+    return [ops for ops in connected_groups(operands) if any(not i.isupper() for _, idx in ops for i in idx)]
 
 
 def canonical_component(ops):
@@ -92,17 +81,10 @@ def canonical_component(ops):
             colors = new
             break
         colors = new
-    cells = [sorted(v for v in range(n) if colors[v] == c) for c in sorted(set(colors))]
     best = None
     # V(p,q,r,s) symmetries: (pqrs) ~ (rspq) ~ (qpsr) ~ (srqp)
     vsym = [(0, 1, 2, 3), (2, 3, 0, 1), (1, 0, 3, 2), (3, 2, 1, 0)]
-    for choice in itertools.product(*(itertools.permutations(cell) for cell in cells)):
-        perm = {}
-        c = 0
-        for cell in choice:
-            for v in cell:
-                perm[v] = c
-                c += 1
+    for perm in cell_relabellings(n, colors):
         form = tuple(sorted((perm[a], perm[b], lab) for (a, b), lab in elab.items()))
         hform = tuple(sorted(min((name,) + tuple(perm[idx[j]] for j in s) for s in vsym) for name, idx in hyper))
         vform = tuple(vlabel[v] for v in sorted(range(n), key=lambda v: perm[v]))
@@ -118,47 +100,9 @@ def canonical_component(ops):
     return (n, best), treewidth(n, frozenset(edges))
 
 
-def terms_ii(v, words):
-    pats = cumulant3_patterns(v)
-    cross_names = None
-    for out, poly in words.items():
-        for mono in part_of_degree(poly, 3):
-            operands, pairs = _monomial_operands(mono)
-            pts = [x for pq in pairs for x in pq]
-            for (sup, flags), cnt in pats.items():
-                yield out, mono, operands, pairs, pts, sup, flags, cnt
-
-
 def run_ii(v, words):
-    """Components of kappa_3 networks. The multiplicity vectors are regenerated with their C^n labels."""
-    from order2_graphs import cumulant3_patterns as _  # noqa
-    # enumerate multiplicity vectors explicitly (labels C^n matter for distinctness)
-    cross = [(a, b) for a in range(6) for b in range(a + 1, 6) if a // 2 != b // 2]
-    allowed = [pr for pr in v["nonzero"] if pr != (0, 0)]
-    cap = v["point_cap"] or v["maxv"]
-    allowed = [pr for pr in allowed if max(pr) <= cap]
-    vectors = []
-    for o in itertools.product(allowed, repeat=3):
-        deg = [o[0][0], o[0][1], o[1][0], o[1][1], o[2][0], o[2][1]]
-
-        def rec(k, rem, ns):
-            if k == len(cross):
-                if not any(rem):
-                    yield tuple(ns)
-                return
-            a, b = cross[k]
-            for m in range(0, min(rem[a], rem[b]) + 1):
-                rem[a] -= m
-                rem[b] -= m
-                if all(not rem[w] or any(w in cross[j] for j in range(k + 1, len(cross))) for w in (a, b)):
-                    yield from rec(k + 1, rem, ns + [m])
-                rem[a] += m
-                rem[b] += m
-
-        for ns in rec(0, list(deg), []):
-            blobs = {frozenset((a // 2, b // 2)) for (a, b), m in zip(cross, ns) if m}
-            if len(blobs) >= 2:
-                vectors.append((o, ns))
+    """Components of kappa_3 networks; the multiplicity vectors keep their C^n labels (they matter for distinctness)."""
+    vectors = list(cumulant3_vectors(v))
     print(f" kappa_3 multiplicity vectors: {len(vectors)}", flush=True)
     for out, poly in words.items():
         for mono in part_of_degree(poly, 3):
@@ -169,7 +113,7 @@ def run_ii(v, words):
                 for (p, q), pr in zip(pairs, o):
                     if pr not in v["constants"]:
                         ops.append((f"G{pr[0]}{pr[1]}", (p, q)))
-                for (a, b), m in zip(cross, ns):
+                for (a, b), m in zip(CROSS, ns):
                     if m:
                         ops.append((f"C{m}", (pts[a], pts[b])))
                 yield out, ops

@@ -88,6 +88,13 @@ def _refine(n, adj_sets, colors):
         colors = new
 
 
+def cell_relabellings(n, colors):
+    """Every relabelling ``{vertex: new label}`` that keeps the colour cells in colour order."""
+    cells = [sorted(v for v in range(n) if colors[v] == c) for c in sorted(set(colors))]
+    for choice in itertools.product(*(itertools.permutations(cell) for cell in cells)):
+        yield {v: k for k, v in enumerate(v for cell in choice for v in cell)}
+
+
 @lru_cache(maxsize=None)
 def canonical(n, edges, vertex_colors=None):
     """Exact canonical form: 1-WL colour refinement, then all permutations respecting the ordered cells."""
@@ -100,15 +107,8 @@ def canonical(n, edges, vertex_colors=None):
     order = sorted(set(colors))
     colors = [order.index(c) for c in colors]
     colors = _refine(n, adj_sets, colors)
-    cells = [sorted(v for v in range(n) if colors[v] == c) for c in sorted(set(colors))]
     best = None
-    for choice in itertools.product(*(itertools.permutations(cell) for cell in cells)):
-        perm = {}
-        k = 0
-        for cell in choice:
-            for v in cell:
-                perm[v] = k
-                k += 1
+    for perm in cell_relabellings(n, colors):
         form = tuple(sorted(tuple(sorted((perm[i], perm[j]))) for i, j in edges))
         if best is None or form < best:
             best = form

@@ -1,7 +1,6 @@
 """kappa_3 alone (no words): list the cross-edge shapes with tw >= 3; and per-monomial tw breakdown for (ii)."""
 import sys
 from collections import Counter
-sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parent))
 from order2_graphs import variants, cumulant3_patterns, monomial_graph, e
 from graphs import treewidth, canonical, degree_sequence
 from perturbo.ir.words import readout_words, part_of_degree

@@ -14,7 +14,7 @@ import itertools
 import json
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import sympy as sp
@@ -169,43 +169,48 @@ def structure_i(v, poly):
     return st, dense
 
 
-def cumulant3_patterns(v):
-    """kappa_3(X_B0, X_B1, X_B2), blobs B_k = points (2k, 2k+1): connected multigraphs of cross edges.
+CROSS = [(a, b) for a in range(6) for b in range(a + 1, 6) if a // 2 != b // 2]
+"""The 12 cross edges between the three blobs B_k = points (2k, 2k+1) of kappa_3."""
 
-    Returns {(support frozenset of cross edges, G-edge flags per blob): number of multiplicity vectors}.
+
+def cumulant3_vectors(v):
+    """kappa_3(X_B0, X_B1, X_B2): yield (kernel orders per blob, multiplicities on CROSS).
+
+    Each point's cross-edge multiplicities add up to its derivative order, and the blob graph
+    (which blobs the edges join) is connected.
     """
-    cross = [(a, b) for a in range(6) for b in range(a + 1, 6) if a // 2 != b // 2]  # 12 edges
     allowed = [pr for pr in v["nonzero"] if pr != (0, 0)]
     cap = v["point_cap"] or v["maxv"]
     allowed = [pr for pr in allowed if max(pr) <= cap]
-    out = Counter()
     for o in itertools.product(allowed, repeat=3):
         deg = [o[0][0], o[0][1], o[1][0], o[1][1], o[2][0], o[2][1]]
-        # count multigraphs on the 12 cross edges with these degrees; record support
-        def rec(k, rem, support):
-            if k == len(cross):
+
+        def rec(k, rem, ns):
+            if k == len(CROSS):
                 if not any(rem):
-                    yield frozenset(support)
+                    yield tuple(ns)
                 return
-            a, b = cross[k]
-            # prune: remaining degree of a must be coverable by later edges at a
+            a, b = CROSS[k]
             for m in range(0, min(rem[a], rem[b]) + 1):
                 rem[a] -= m
                 rem[b] -= m
-                ok = True
-                for w in (a, b):
-                    if rem[w] and not any(w in cross[j] for j in range(k + 1, len(cross))):
-                        ok = False
-                if ok:
-                    yield from rec(k + 1, rem, support + ([cross[k]] if m else []))
+                # prune: a point's remaining degree must be coverable by later edges
+                if all(not rem[w] or any(w in CROSS[j] for j in range(k + 1, len(CROSS))) for w in (a, b)):
+                    yield from rec(k + 1, rem, ns + [m])
                 rem[a] += m
                 rem[b] += m
 
-        flags = tuple(pr not in v["constants"] for pr in o)
-        for sup in rec(0, list(deg), []):
-            blobs = {frozenset((a // 2, b // 2)) for a, b in sup}
-            if len(blobs) >= 2:  # blob graph on 3 vertices connected
-                out[(sup, flags)] += 1
+        for ns in rec(0, list(deg), []):
+            if len({frozenset((a // 2, b // 2)) for (a, b), m in zip(CROSS, ns) if m}) >= 2:
+                yield o, ns
+
+
+def cumulant3_patterns(v):
+    """{(support frozenset of cross edges, G-edge flags per blob): number of multiplicity vectors}."""
+    out = Counter()
+    for o, ns in cumulant3_vectors(v):
+        support = frozenset(edge for edge, m in zip(CROSS, ns) if m)
+        out[(support, tuple(pr not in v["constants"] for pr in o))] += 1
     return out
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -68,10 +69,10 @@ class Component:
         return len(summed) == 4 and all(frozenset(p) in pairs for p in itertools.combinations(summed, 2))
 
 
-def components(network: Network) -> list[Component]:
-    """The connected components of a network, each in canonical form."""
+def connected_groups(operands: Iterable[Operand]) -> list[list[Operand]]:
+    """Operands linked by shared summed (lower-case) indices; one without summed indices is a group alone."""
     groups: list[tuple[set[str], list[Operand]]] = []
-    for operand in network.operands:
+    for operand in operands:
         summed = {i for i in operand[1] if not i.isupper()}
         joined = [g for g in groups if g[0] & summed]
         merged_indices, merged_ops = set(summed), [operand]
@@ -80,7 +81,13 @@ def components(network: Network) -> list[Component]:
             merged_ops += g[1]
             groups.remove(g)
         groups.append((merged_indices, merged_ops))
-    return [Component(canonical(Network(Fraction(1), tuple(ops))).operands) for _, ops in groups]
+    return [ops for _, ops in groups]
+
+
+def components(network: Network) -> list[Component]:
+    """The connected components of a network, each in canonical form."""
+    groups = connected_groups(network.operands)
+    return [Component(canonical(Network(Fraction(1), tuple(ops))).operands) for ops in groups]
 
 
 def scalar_operands(network: Network, constants: set[str]) -> Network:
