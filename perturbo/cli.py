@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--order", type=int, default=1, help=f"highest order in 1/N, 0..{MAX_ORDER} (default 1)")
     check.add_argument("--samples", type=int, default=100_000, help="Monte Carlo samples (default 100000)")
     check.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
-    cache = commands.add_parser("cache", help="show or clear the cache of generated kernels")
+    cache = commands.add_parser("cache", help="show or clear the cache of generated kernels and moment tables")
     cache.add_argument("action", choices=["info", "clear"])
     _add_plot_parser(commands)
     return parser

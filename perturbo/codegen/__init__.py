@@ -61,17 +61,22 @@ def generator_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def derivation_inputs(phi: sp.Expr, sigma_w2: sp.Expr, *details: str) -> str:
+    """The cache key text of a derivation: activation, weight variance, ``details``, generator fingerprint."""
+    return "\n".join([sp.srepr(phi), sp.srepr(sigma_w2), *details, generator_fingerprint()])
+
+
 @lru_cache(maxsize=32)
 def first_order_module(phi: sp.Expr, sigma_w2: sp.Expr) -> ModuleType:
     """The compiled first order for ``phi``; a process that finds it cached skips the derivation."""
-    inputs = f"{sp.srepr(phi)}\n{sp.srepr(sigma_w2)}\n{generator_fingerprint()}"
+    inputs = derivation_inputs(phi, sigma_w2)
     return load_derived("first_order", inputs, lambda: first_order_source(phi, sigma_w2))
 
 
 @lru_cache(maxsize=32)
 def reference_moments(phi: sp.Expr, sigma_w2: sp.Expr, order: int) -> dict[int, LocalPolynomial]:
     """``layer_moments(phi, sigma_w2, order)``, from the cache when another process derived them."""
-    inputs = f"{sp.srepr(phi)}\n{sp.srepr(sigma_w2)}\norder {order}\n{generator_fingerprint()}"
+    inputs = derivation_inputs(phi, sigma_w2, f"order {order}")
 
     def derive() -> dict[str, np.ndarray]:
         moments = layer_moments(phi, sigma_w2, order)
