@@ -1,0 +1,122 @@
+"""Dense evaluation: the cumulants of the fluctuation layer by layer, then the read-out.
+
+``kappa_s`` of ``X^(l) = S_l - K_l`` is an array ``(order + 1, M, ..., M)``: axis 0 the power of
+``1/n`` (row ``k`` is the ``n^-k`` part at the actual widths), then the ``2s`` point indices of its
+``s`` entries. ``X^(0) = 0``; each layer applies the derived ``transfer.transfer_terms``; at the last
+layer the moments of ``X^(L)`` are products of cumulants (a sum over set partitions of the read-out
+letters), contracted with the read-out networks.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import opt_einsum
+
+from .layer_maps import propagate
+from .readout import ReadoutNetwork, ReadoutOperands
+from .transfer import Noise, Term, Weight, set_partitions
+
+
+def _contract_series(
+    fixed: list[tuple[np.ndarray, tuple[str, ...]]],
+    series: list[tuple[np.ndarray, tuple[str, ...]]],
+    output: tuple[str, ...],
+    order: int,
+    shift: int,
+    lowest: list[int],
+) -> np.ndarray:
+    """``sum prod`` of ``fixed`` arrays and eps-series arrays (axis 0 = power), convolved in the powers.
+
+    Returns ``(order + 1,) + output shape``; the result is shifted by ``shift`` powers and only
+    combinations with every series at or above its ``lowest`` row are formed.
+    """
+    names = list(dict.fromkeys([i for _, idx in fixed + series for i in idx] + list(output)))
+    symbols = {name: opt_einsum.get_symbol(k) for k, name in enumerate(names)}
+    sizes = {i: a.shape[k] for a, idx in fixed for k, i in enumerate(idx)}
+    sizes.update({i: a.shape[k + 1] for a, idx in series for k, i in enumerate(idx)})
+    shape = (order + 1,) + tuple(sizes[i] for i in output)
+    out = np.zeros(shape)
+    subscripts = ",".join("".join(symbols[i] for i in idx) for _, idx in fixed + series)
+    subscripts += "->" + "".join(symbols[i] for i in output)
+    ranges = [range(low, order + 1 - shift) for low in lowest]
+    for rows in itertools.product(*ranges):
+        total = sum(rows) + shift
+        if total > order:
+            continue
+        arrays = [a for a, _ in fixed] + [s[k] for (s, _), k in zip(series, rows)]
+        if any(not np.any(s[k]) for (s, _), k in zip(series, rows)):
+            continue
+        out[total] += opt_einsum.contract(subscripts, *arrays)
+    return out
+
+
+def lowest_row(s: int) -> int:
+    """``kappa_1 = O(1/n)``, ``kappa_s = O(n^{1-s})``."""
+    return max(1, s - 1)
+
+
+class LayerTransfer:
+    """Apply the transfer terms at one layer: kernel ``K_{l-1}``, width ``N_l``, weights, cumulants of one copy."""
+
+    def __init__(self, K: np.ndarray, width: int, weights: dict, cumulants, order: int) -> None:
+        self.K, self.width, self.weights, self.cumulants, self.order = K, width, weights, cumulants, order
+        zero = np.zeros_like(K)
+        self.jacobian = (weights.get((0, 0, 1), zero), weights.get((1, 0, 0), zero))
+        self._noise: dict[Noise, np.ndarray] = {}
+        self._dressed: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+
+    def _operand(self, op: Weight | Noise) -> np.ndarray:
+        if isinstance(op, Weight):
+            return self.weights[op.beta]
+        if op not in self._noise:
+            self._noise[op] = self.cumulants.tensor(self.K, op.r, op.alpha)
+        return self._noise[op]
+
+    def _state(self, state: dict[int, np.ndarray], s: int, jacobian_axes: tuple[int, ...]) -> np.ndarray:
+        """``kappa_s`` with ``J`` applied on the entries ``jacobian_axes`` (memoised for the layer)."""
+        key = (s, jacobian_axes)
+        if key not in self._dressed:
+            if not jacobian_axes:
+                self._dressed[key] = state[s]
+            else:
+                inner = self._state(state, s, jacobian_axes[:-1])
+                k = jacobian_axes[-1]
+                self._dressed[key] = propagate(inner, (1 + 2 * k, 2 + 2 * k), self.jacobian)
+        return self._dressed[key]
+
+    def apply(self, terms: Sequence[Term], state: dict[int, np.ndarray], n: int) -> np.ndarray:
+        """``kappa_n`` of the next layer from ``state`` (``s -> kappa_s`` of this layer's input)."""
+        M = len(self.K)
+        out = np.zeros((self.order + 1,) + (M,) * (2 * n))
+        output = tuple(i for pair in terms[0].outputs for i in pair) if terms else ()
+        for term in terms:
+            if any(len(s.factors) not in state for s in term.states):
+                continue
+            fixed = [(self._operand(op), idx) for op, idx in term.operands]
+            series = []
+            for s in term.states:
+                kappa = self._state(state, len(s.factors), tuple(k for k, f in enumerate(s.factors) if f.jacobian))
+                series.append((kappa, tuple(i for f in s.factors for i in f.entry)))
+            lowest = [lowest_row(len(s.factors)) for s in term.states]
+            value = _contract_series(fixed, series, output, self.order, term.noise_power, lowest)
+            out += value * (1.0 / self.width) ** term.noise_power
+        return out
+
+
+def readout_expectation(
+    networks: Sequence[ReadoutNetwork], operands: ReadoutOperands, state: dict[int, np.ndarray], order: int
+) -> np.ndarray:
+    """``sum_networks E[network(X^(L))]``, the letters' moments as products of cumulants (eps-series)."""
+    total = None
+    for net in networks:
+        fixed = [(operands[op], idx) for op, idx in net.operands]
+        for tau in set_partitions(list(range(len(net.slots)))):
+            lowest = [lowest_row(len(b)) for b in tau]
+            if sum(lowest) > order or any(len(b) not in state for b in tau):
+                continue
+            series = [(state[len(b)], tuple(i for k in b for i in net.slots[k])) for b in tau]
+            value = float(net.coefficient) * _contract_series(fixed, series, net.free, order, 0, lowest)
+            total = value if total is None else total + value
+    return total

@@ -1,0 +1,94 @@
+"""Numba kernels of the compiled orders: polynomials in covariance entries on all tuples of points.
+
+A table holds a polynomial in the covariance entries ``s_pq`` (``p <= q``) of ``n`` abstract
+labels: ``factors[t]`` lists term ``t``'s variables (the pad value ``n_vars`` stands for 1) and
+``values[t]`` its coefficient. On a kernel ``K`` over ``M`` points it becomes the tensor
+
+    out[i_0, ..., i_{n-1}] = sum_t values[t] prod_f K[i_{p(f)}, i_{q(f)}],
+
+labels being allowed to coincide (Wick's theorem holds for degenerate covariances).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _local_values(K, idx, pair_p, pair_q, local):
+    for v in range(len(pair_p)):
+        local[v] = K[idx[pair_p[v]], idx[pair_q[v]]]
+
+
+@njit(cache=True)
+def _table_value(local, factors, values):
+    total = 0.0
+    for t in range(len(values)):
+        term = values[t]
+        for f in range(factors.shape[1]):
+            term *= local[factors[t, f]]
+        total += term
+    return total
+
+
+@njit(cache=True)
+def polynomial_on_tuples(K, n_labels, pair_p, pair_q, factors, values, out):
+    """``out`` (flat, ``M**n_labels``) filled with the table's polynomial at every tuple of points."""
+    M = K.shape[0]
+    idx = np.zeros(n_labels, np.int64)
+    local = np.ones(len(pair_p) + 1)
+    for t in range(out.shape[0]):
+        r = t
+        for k in range(n_labels - 1, -1, -1):
+            idx[k] = r % M
+            r //= M
+        _local_values(K, idx, pair_p, pair_q, local)
+        out[t] = _table_value(local, factors, values)
+
+
+@njit(cache=True)
+def symmetric_polynomial_on_tuples(K, n_labels, pair_p, pair_q, factors, values, out):
+    """As ``polynomial_on_tuples`` for a polynomial symmetric in its labels: one evaluation per multiset."""
+    M = K.shape[0]
+    idx = np.zeros(n_labels, np.int64)
+    local = np.ones(len(pair_p) + 1)
+    powers = np.ones(n_labels, np.int64)
+    for k in range(n_labels - 2, -1, -1):
+        powers[k] = powers[k + 1] * M
+    perm = np.zeros(n_labels, np.int64)
+    while True:
+        _local_values(K, idx, pair_p, pair_q, local)
+        value = _table_value(local, factors, values)
+        # every distinct permutation of idx (Heap's algorithm over positions; duplicates rewrite the same value)
+        for k in range(n_labels):
+            perm[k] = idx[k]
+        c = np.zeros(n_labels, np.int64)
+        flat = 0
+        for k in range(n_labels):
+            flat += perm[k] * powers[k]
+        out[flat] = value
+        i = 0
+        while i < n_labels:
+            if c[i] < i:
+                if i % 2 == 0:
+                    perm[0], perm[i] = perm[i], perm[0]
+                else:
+                    perm[c[i]], perm[i] = perm[i], perm[c[i]]
+                flat = 0
+                for k in range(n_labels):
+                    flat += perm[k] * powers[k]
+                out[flat] = value
+                c[i] += 1
+                i = 0
+            else:
+                c[i] = 0
+                i += 1
+        # next non-decreasing tuple
+        k = n_labels - 1
+        while k >= 0 and idx[k] == M - 1:
+            k -= 1
+        if k < 0:
+            return
+        idx[k] += 1
+        for j in range(k + 1, n_labels):
+            idx[j] = idx[k]

@@ -1,0 +1,111 @@
+"""The layer map's local Taylor coefficients and the propagators built from them.
+
+``m(S)_ab = f(S_aa, S_bb, S_ab)`` with ``f`` the Gaussian mean map (``symbolic.mean_map``),
+the same polynomial on and off the diagonal. Around a kernel ``K``,
+
+    m(K + X)_ab - m(K)_ab = sum_{|beta| >= 1} c^beta_ab X_aa^beta1 X_bb^beta2 X_ab^beta3,
+    c^beta_ab = (d^beta f / beta!)(K_aa, K_bb, K_ab),
+
+for every ``(a, b)``, ``a = b`` included (there the three entries coincide and the sum is the
+Taylor series of ``f(s, s, s)``). The linear part is the Jacobian
+``(J X)_ab = F_ab X_ab + E_ab X_aa + E_ba X_bb`` with ``F = c^(0,0,1)``, ``E = c^(1,0,0)``;
+the propagator ``P_{l<-s} = J_l ... J_{s+1}`` keeps this form,
+
+    (P X)_ab = W_ab X_ab + U_ab X_aa + U_ba X_bb,
+    W <- F W,   U <- F U + E d_a,   d = diag(W + 2U)   (one layer more),
+
+starting from ``W = 1``, ``U = 0``.
+"""
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from ..symbolic.mean_map import S_aa, S_ab, S_bb, mean_map_expr
+
+Beta = tuple[int, int, int]
+VARIABLES = (S_aa, S_bb, S_ab)
+
+
+class LocalMap:
+    """The symbolic Taylor coefficients ``d^beta f / beta!`` of one activation's layer map."""
+
+    def __init__(self, phi: sp.Expr, sigma_w2: sp.Rational) -> None:
+        self.f = mean_map_expr(phi, sigma_w2)
+        self.degree = sp.Poly(self.f, *VARIABLES).total_degree()
+
+    @cached_property
+    def coefficients(self) -> dict[Beta, sp.Expr]:
+        """Non-zero ``d^beta f / beta!`` for ``1 <= |beta| <= deg f``."""
+        out = {}
+        for n in range(1, self.degree + 1):
+            for b1 in range(n + 1):
+                for b2 in range(n - b1 + 1):
+                    beta = (b1, b2, n - b1 - b2)
+                    e = sp.diff(self.f, *[v for v, k in zip(VARIABLES, beta) for _ in range(k)])
+                    e = sp.expand(e / math.prod(math.factorial(k) for k in beta))
+                    if e != 0:
+                        out[beta] = e
+        return out
+
+    @cached_property
+    def curvatures(self) -> tuple[Beta, ...]:
+        return tuple(sorted(b for b in self.coefficients if sum(b) >= 2))
+
+    @cached_property
+    def is_linear(self) -> bool:
+        """``m(S) = c S``: no curvature, no diagonal coupling, a constant slope."""
+        return not self.curvatures and (1, 0, 0) not in self.coefficients and (0, 1, 0) not in self.coefficients \
+            and self.coefficients.get((0, 0, 1), sp.Integer(0)).is_number
+
+    @cached_property
+    def _numeric(self):
+        return {beta: sp.lambdify(VARIABLES, e, modules="numpy") for beta, e in self.coefficients.items()}
+
+    def weights(self, K: np.ndarray) -> dict[Beta, np.ndarray]:
+        """``c^beta`` at the kernel ``K``, as ``M x M`` matrices."""
+        d = np.diagonal(K)
+        x, y = d[:, None], d[None, :]
+        return {beta: np.broadcast_to(fn(x, y, K), K.shape).astype(float) for beta, fn in self._numeric.items()}
+
+
+class Propagators:
+    """``P_{l<-s}`` for the layers of one evaluation, computed on demand from the Jacobians."""
+
+    def __init__(self, jacobians: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.jacobians = jacobians  # (F_l, E_l) for l = 1..L at index l - 1
+        self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, target: int, source: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(W, U)`` of ``P_{target<-source}``; ``None`` for the identity (``target == source``)."""
+        if target == source:
+            return None
+        key = (target, source)
+        if key not in self._cache:
+            previous = self(target - 1, source)
+            F, E = self.jacobians[target - 1]
+            if previous is None:
+                W, U = F, E
+            else:
+                W0, U0 = previous
+                d = np.diagonal(W0) + 2 * np.diagonal(U0)
+                W, U = F * W0, F * U0 + E * d[:, None]
+            self._cache[key] = (W, U)
+        return self._cache[key]
+
+
+def propagate(tensor: np.ndarray, axes: tuple[int, int], propagator: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Apply ``(P X)_uv = W_uv X_uv + U_uv X_uu + U_vu X_vv`` to the axis pair ``axes`` of ``tensor``."""
+    if propagator is None:
+        return tensor
+    W, U = propagator
+    i, j = axes
+    moved = np.moveaxis(tensor, (i, j), (0, 1))
+    diagonal = np.diagonal(moved, axis1=0, axis2=1)  # (..., u): X_uu
+    diagonal = np.moveaxis(diagonal, -1, 0)
+    extra = (None,) * (moved.ndim - 2)
+    out = W[(...,) + extra] * moved + U[(...,) + extra] * diagonal[:, None] + U.T[(...,) + extra] * diagonal[None, :]
+    return np.moveaxis(out, (0, 1), (i, j))
