@@ -17,7 +17,7 @@ from perturbo.activation import t
 from perturbo.codegen import cache, first_order_module, first_order_source
 from perturbo.codegen.contraction_order import components, share_steps, shared_stars, step_expression
 from perturbo.codegen.contraction_order import steps_used
-from perturbo.ir.networks import Network, canonical, quadratic_networks
+from perturbo.ir.networks import Hadamard, Kernel, Network, canonical, quadratic_networks
 from perturbo.ir.words import part_of_degree, readout_words
 from perturbo.symbolic.derivative_kernels import local_algebra
 
@@ -163,9 +163,10 @@ def test_shared_steps_are_freed_after_their_last_user():
     K = np.corrcoef(rng.normal(size=(6, 9)))
     A = np.zeros((6, 6))
     A[:4, :4] = np.linalg.inv(K[:4, :4] + np.eye(4))
-    operands = Operands(K, A, np.r_[rng.normal(size=4), 0, 0], 4)
-    operands.update({f"G{i}{j}": rng.normal(size=(6, 6)) for i in range(7) for j in range(7)})
-    operands.update({f"C{n}": K**n for n in range(1, module.MAX_DERIVATIVE + 1)})
+    operands = Operands(module.OPERANDS, K, A, np.r_[rng.normal(size=4), 0, 0], 4)
+    layer_values = {Kernel(i, j).describe(): rng.normal(size=(6, 6)) for i in range(7) for j in range(7)}
+    layer_values |= {Hadamard(n).describe(): K**n for n in range(1, module.MAX_DERIVATIVE + 1)}
+    operands.set_layer(layer_values, ())
     layer = LayerOperands(operands, module.SHARED_STEPS)
     values = evaluate_components(module, rows, layer)
     assert len(values) >= len({k for _, parts in rows for k, _ in parts})

@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from .. import __version__
-from ..ir.networks import linear_networks, quadratic_networks
+from ..ir.networks import Kernel, linear_networks, quadratic_networks
 from ..ir.words import part_of_degree, readout_words
 from ..progress import progress
 from ..symbolic.copy_moments import LocalPolynomial, layer_moments
@@ -33,7 +33,7 @@ def first_order_source(phi: sp.Expr, sigma_w2: sp.Expr) -> str:
     if algebra.jacobian[1] != 0:  # U = 0 above every layer when dm_ab/dS_aa = 0 (a linear map)
         nonzero |= {(i, 0) for i in algebra.square_derivatives}
     nonzero |= {(j, i) for i, j in nonzero}
-    constants = {f"G{i}{j}" for (i, j), e in algebra.kernels.items() if algebra.map_is_linear and e.is_number}
+    constants = {Kernel(i, j) for (i, j), e in algebra.kernels.items() if algebra.map_is_linear and e.is_number}
     words = readout_words(2)
     networks = {}
     with progress(len(words), f"deriving first-order kernels for phi(t) = {phi}") as bar:

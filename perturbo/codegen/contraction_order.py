@@ -90,14 +90,14 @@ def components(network: Network) -> list[Component]:
     return [Component(canonical(Network(Fraction(1), tuple(ops))).operands) for ops in groups]
 
 
-def scalar_operands(network: Network, constants: set[str]) -> Network:
+def scalar_operands(network: Network, constants: set) -> Network:
     """Drop the indices of operands that are constant matrices (e.g. a linear layer's ``G^(1,1)``).
 
     A constant matrix carries no graph edge, so removing it lowers the contraction cost.
     """
     return Network(
         network.coefficient,
-        tuple((name, ()) if name in constants else (name, idx) for name, idx in network.operands),
+        tuple((key, ()) if key in constants else (key, idx) for key, idx in network.operands),
     )
 
 
@@ -238,7 +238,7 @@ def _star_options(component: Component) -> dict[tuple[Operand, ...], tuple[Opera
         free = [sum(i.isupper() for _, idx in component.operands if v in idx for i in idx) for v in (centre, sliced)]
         for c, d in (arms, arms[::-1]):
             rename = {sliced: "a", centre: "b", c: "c", d: "d"}
-            ops = [normal_operand(name, tuple(rename.get(i, i) for i in idx)) for name, idx in component.operands]
+            ops = [normal_operand(key, tuple(rename.get(i, i) for i in idx)) for key, idx in component.operands]
             star = tuple(sorted(op for op in ops if "b" in op[1]))
             options.setdefault(tuple(free), {}).setdefault(star, tuple(op for op in ops if "b" not in op[1]))
     return options[min(options)]
@@ -259,7 +259,7 @@ def shared_stars(complete: list[Component]) -> list[SharedStar]:
 def _sliced(operands: tuple[Operand, ...]) -> list[tuple[str, tuple[str, ...]]]:
     """Operand expressions of ``o`` with the block ``a_:a_ + step`` of the sliced index ``a``."""
     picks = lambda idx: ", ".join("a_:a_ + step" if i == "a" else ":" for i in idx)
-    return [(f"o[{name!r}][{picks(idx)}]" if "a" in idx else f"o[{name!r}]", idx) for name, idx in operands]
+    return [(f"o[{key.name!r}][{picks(idx)}]" if "a" in idx else f"o[{key.name!r}]", idx) for key, idx in operands]
 
 
 def _without_repeats(lines: list[str]) -> tuple[list[str], dict[str, str]]:

@@ -37,6 +37,7 @@ MAX_DERIVATIVE = {max_derivative}  # per point of a pair function
 KERNELS = {kernels!r}
 SQUARE_DERIVATIVES = {square!r}
 SCALAR_OPERANDS = {scalars!r}
+OPERANDS = {operands!r}  # name in the programs below -> (kind, *fields)
 SLICE_ENTRIES = {slice_entries}  # a sliced loop takes max(1, SLICE_ENTRIES // n**2) values of its index per step
 '''
 
@@ -81,7 +82,7 @@ def print_layer_algebra(algebra: LocalAlgebra) -> str:
 
 def component_program(component: Component) -> Program:
     """The elimination steps of one component, reading operands from the dictionary ``o``."""
-    return elimination_program([(f"o[{name!r}]", idx) for name, idx in component.operands], component.free, "t")
+    return elimination_program([(f"o[{key.name!r}]", idx) for key, idx in component.operands], component.free, "t")
 
 
 def print_shared_steps(steps: dict[str, str]) -> str:
@@ -93,7 +94,7 @@ def print_component(number: int, component: Component, program: Program) -> str:
     lines, result = program
     return (
         f"def component_{number}(o):\n"
-        f"    # {component.subscripts}: " + ", ".join(n for n, _ in component.operands) + "\n"
+        f"    # {component.subscripts}: " + ", ".join(key.name for key, _ in component.operands) + "\n"
         + "".join(f"    {line}\n" for line in lines)
         + f"    return {{{number}: {result}}}\n"
     )
@@ -103,8 +104,8 @@ def print_shared_star(number: int, group: SharedStar, table: dict[Component, int
     """Complete-graph components sharing a star as one loop over blocks of the sliced index."""
     program = shared_star_program(group)
     members = [table[component] for component, _ in group.members]
-    star = " ".join(f"{name}[{''.join(idx)}]" for name, idx in group.star)
-    size = next(f"o[{name!r}].shape[{idx.index('a')}]" for name, idx in group.star if "a" in idx)
+    star = " ".join(f"{key.name}[{''.join(idx)}]" for key, idx in group.star)
+    size = next(f"o[{key.name!r}].shape[{idx.index('a')}]" for key, idx in group.star if "a" in idx)
     return (
         f"def shared_star_{number}(o):\n"
         f'    """Complete graphs on four points sharing the star sum_b {star}: components\n'
@@ -148,7 +149,8 @@ def print_module(
         max_derivative=algebra.max_vertex_derivative,
         kernels=sorted(algebra.kernels),
         square=sorted(algebra.square_derivatives),
-        scalars=sorted(scalars),
+        scalars=sorted(key.name for key in scalars),
+        operands={key.name: key.describe() for key in sorted({key for kinds in networks.values() for nets in kinds.values() for net in nets for key, _ in net.operands})},
     )
     text += "\n\n" + print_layer_algebra(algebra)
     programs = {number: component_program(c) for c, number in table.items() if not c.is_complete_on_four}

@@ -13,25 +13,98 @@ letters of a degree-2 read-out monomial turns it into a network: a sum over poin
 indices of a product of matrices and vectors. A degree-1 monomial becomes a network
 with the mean shift ``mu = E[D_L]`` in place of ``D``.
 
-A ``Network`` lists its operands as ``(name, indices)``; free indices ``X``, ``Y``
-are test points. ``canonical`` relabels the summed indices to a normal form, so
-networks equal up to relabelling (and matrix symmetry) merge.
+A ``Network`` lists its operands as ``(key, indices)`` with a typed key (``Kernel``,
+``Hadamard``, ``MeanShift``, ``Run``, ``End``, ``Closed``); free indices ``X``, ``Y`` are test
+points. ``canonical`` relabels the summed indices to a normal form, so networks equal up to
+relabelling (and matrix symmetry) merge. Generated code refers to an operand by
+``key.name`` (an identifier, never read back); what it means travels as ``key.describe()``.
 """
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from fractions import Fraction
 from functools import lru_cache
 
 from .words import Monomial, Word
 
-END_OPERANDS = {"y": ("y", ()), "x": ("x", ("X",)), "x'": ("x", ("Y",))}
-"""A word's end vector: the targets, or a test point (free index ``X`` or ``Y``)."""
+FREE_INDEX = {"y": (), "x": ("X",), "x'": ("Y",)}
+"""The free indices of a word's end: none for the targets, the test point of ``x`` or ``x'``."""
 
 
-Operand = tuple[str, tuple[str, ...]]
+class OperandKey:
+    """A typed operand; keys of different kinds are ordered by kind, so every network has a canonical order."""
+
+    def __lt__(self, other: OperandKey) -> bool:
+        return (type(self).__name__, astuple(self)) < (type(other).__name__, astuple(other))
+
+    def describe(self) -> tuple:
+        """``(kind, *fields)``: plain data for the generated module."""
+        return (type(self).__name__, *astuple(self))
+
+    @property
+    def name(self) -> str:
+        """An identifier for generated code (injective over keys)."""
+        parts = [type(self).__name__] + ["".join(f) if isinstance(f, tuple) else str(f) for f in astuple(self)]
+        return "_".join(p.replace("'", "p") or "I" for p in parts)
+
+    def transposed(self) -> OperandKey:
+        """The key of the transposed matrix (all matrices here are symmetric unless said otherwise)."""
+        return self
+
+
+@dataclass(frozen=True)
+class Kernel(OperandKey):
+    """``Ghat^(i,j)_pq = E[d^i_p d^j_q g_pq]``, the pulled-back derivative kernel of a pair function."""
+
+    i: int
+    j: int
+
+    def transposed(self) -> Kernel:
+        return Kernel(self.j, self.i)
+
+
+@dataclass(frozen=True)
+class Hadamard(OperandKey):
+    """``C^n = K_{l-1}^{o n} / n!``, the ``n``-th Hadamard power of the copy's kernel."""
+
+    n: int
+
+
+@dataclass(frozen=True)
+class MeanShift(OperandKey):
+    """``mu = E[D_L]`` at first order."""
+
+
+@dataclass(frozen=True)
+class Run(OperandKey):
+    """The matrix product of a ``D``-free run of letters (``A``, ``K``); the identity if empty."""
+
+    letters: tuple[str, ...]
+
+    def transposed(self) -> Run:
+        return Run(self.letters[::-1])
+
+
+@dataclass(frozen=True)
+class End(OperandKey):
+    """``end^T run``: a vector for ``y``, the rows of the test points for ``x``."""
+
+    end: str
+    letters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Closed(OperandKey):
+    """A word without ``D``: ``tr(run)`` (``left = "tr"``) or ``left^T run right``."""
+
+    left: str
+    letters: tuple[str, ...]
+    right: str
+
+
+Operand = tuple[OperandKey, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -50,20 +123,13 @@ class Network:
         return tuple(sorted({i for _, idx in self.operands for i in idx if not i.isupper()}))
 
 
-def normal_operand(name: str, indices: tuple[str, ...]) -> Operand:
-    """The transpose-invariant form of a matrix operand.
-
-    ``G^(i,j)_pq = G^(j,i)_qp``; a product of symmetric matrices transposes to the
-    reversed product (``"AK"`` on ``(p, q)`` is ``"KA"`` on ``(q, p)``); ``C^n`` and
-    ``mu`` are symmetric.
-    """
+def normal_operand(key: OperandKey, indices: tuple[str, ...]) -> Operand:
+    """The transpose-invariant form of a matrix operand: ``M_pq = (M^T)_qp`` (``Kernel(i, j)`` transposes
+    to ``Kernel(j, i)``, a ``Run`` of symmetric matrices to the reversed run; ``Hadamard``, ``MeanShift`` are
+    symmetric)."""
     if len(indices) != 2 or any(i.isupper() for i in indices):
-        return (name, indices)
-    if name.startswith("G"):
-        return min((name, indices), (f"G{name[2]}{name[1]}", indices[::-1]))
-    if name.startswith("C") or name == "mu":
-        return (name, tuple(sorted(indices)))
-    return min((name, indices), (name[::-1], indices[::-1]))
+        return (key, indices)
+    return min((key, indices), (key.transposed(), indices[::-1]))
 
 
 def canonical(network: Network) -> Network:
@@ -73,7 +139,7 @@ def canonical(network: Network) -> Network:
     for perm in itertools.permutations("abcdefgh"[: len(summed)]):
         rename = dict(zip(summed, perm))
         ops = tuple(
-            sorted(normal_operand(name, tuple(rename.get(i, i) for i in idx)) for name, idx in network.operands)
+            sorted(normal_operand(key, tuple(rename.get(i, i) for i in idx)) for key, idx in network.operands)
         )
         if best is None or ops < best:
             best = ops
@@ -87,11 +153,6 @@ def merge(networks: Iterable[Network]) -> list[Network]:
         c = canonical(net)
         total[c.operands] = total.get(c.operands, Fraction(0)) + c.coefficient
     return [Network(c, ops) for ops, c in sorted(total.items()) if c]
-
-
-def run_name(letters: tuple[str, ...]) -> str:
-    """Name of the matrix product of a ``D``-free run of letters (``"AKA"``); ``"I"`` if empty."""
-    return "".join(letters) or "I"
 
 
 def _word_operands(word: Word, fresh: Iterable[str]) -> tuple[list[Operand], list[tuple[str, str]]]:
@@ -115,21 +176,26 @@ def _word_operands(word: Word, fresh: Iterable[str]) -> tuple[list[Operand], lis
     n_d = len(runs) - 1
     if left == "tr":
         if n_d == 0:
-            return [(f"tr.{run_name(letters)}", ())], []
+            return [(Closed("tr", letters, ""), ())], []
         runs = [runs[-1] + runs[0]] + runs[1:-1]  # cyclic: the last run continues into the first
         idx = [next(fresh) for _ in range(2 * n_d)]
         d_pairs = [(idx[2 * k], idx[2 * k + 1]) for k in range(n_d)]
-        operands = [(run_name(run), (idx[2 * k - 1], idx[2 * k])) for k, run in enumerate(runs)]
+        operands = [(Run(run), (idx[2 * k - 1], idx[2 * k])) for k, run in enumerate(runs)]
         return operands, d_pairs
-    free_left, free_right = END_OPERANDS[left][1], END_OPERANDS[right][1]
+    free_left, free_right = FREE_INDEX[left], FREE_INDEX[right]
     if n_d == 0:
-        return [(f"{END_OPERANDS[left][0]}.{run_name(letters)}.{END_OPERANDS[right][0]}", free_left + free_right)], []
+        return [(Closed(_end_vector(left), letters, _end_vector(right)), free_left + free_right)], []
     idx = [next(fresh) for _ in range(2 * n_d)]
     d_pairs = [(idx[2 * k], idx[2 * k + 1]) for k in range(n_d)]
-    operands = [(f"{END_OPERANDS[left][0]}.{run_name(runs[0])}", free_left + (idx[0],))]
-    operands += [(run_name(run), (idx[2 * k - 1], idx[2 * k])) for k, run in enumerate(runs) if 0 < k < n_d]
-    operands.append((f"{END_OPERANDS[right][0]}.{run_name(runs[-1][::-1])}", free_right + (idx[-1],)))
+    operands = [(End(_end_vector(left), runs[0]), free_left + (idx[0],))]
+    operands += [(Run(run), (idx[2 * k - 1], idx[2 * k])) for k, run in enumerate(runs) if 0 < k < n_d]
+    operands.append((End(_end_vector(right), runs[-1][::-1]), free_right + (idx[-1],)))
     return operands, d_pairs
+
+
+def _end_vector(end: str) -> str:
+    """The vector of a word end: the targets ``y`` or the test rows ``x`` (``x'`` differs only by its free index)."""
+    return "x" if end == "x'" else end
 
 
 def _monomial_operands(monomial: Monomial) -> tuple[list[Operand], list[tuple[str, str]]]:
@@ -164,8 +230,8 @@ def quadratic_networks(
             first, second = (n[0] + n[1], n[2] + n[3]), (n[0] + n[2], n[1] + n[3])
             if first not in nonzero_kernels or second not in nonzero_kernels:
                 continue
-            cross = [(f"C{k}", pair) for k, pair in zip(n, ((p, r), (p, s), (q, r), (q, s))) if k]
-            kernels = [(f"G{first[0]}{first[1]}", (p, q)), (f"G{second[0]}{second[1]}", (r, s))]
+            cross = [(Hadamard(k), pair) for k, pair in zip(n, ((p, r), (p, s), (q, r), (q, s))) if k]
+            kernels = [(Kernel(*first), (p, q)), (Kernel(*second), (r, s))]
             nets.append(Network(coefficient, tuple(operands + kernels + cross)))
     return merge(nets)
 
@@ -175,5 +241,5 @@ def linear_networks(monomials: dict[Monomial, Fraction]) -> list[Network]:
     nets = []
     for monomial, coefficient in monomials.items():
         operands, ((p, q),) = _monomial_operands(monomial)
-        nets.append(Network(coefficient, tuple(operands + [("mu", (p, q))])))
+        nets.append(Network(coefficient, tuple(operands + [(MeanShift(), (p, q))])))
     return merge(nets)

@@ -24,7 +24,7 @@ from types import ModuleType
 
 import numpy as np
 
-from ..ir.networks import cross_orders
+from ..ir.networks import Hadamard, Kernel, MeanShift, cross_orders
 
 LOCAL_PATTERNS = {
     # (first pair, second pair) of the local entries v = (X_ab, X_aa, X_bb) as point labels
@@ -38,35 +38,47 @@ LOCAL_PATTERNS = {
 
 
 class Operands(dict):
-    """Named arrays of the generated networks; products of ``K``, ``A`` and end vectors on demand.
-
-    ``"AKA"`` is a matrix product, ``"y.AK"`` the row vector ``y^T A K``, ``"x.KA"`` the
-    rows ``e_x^T K A`` of the test points, ``"x.KA.y"`` and ``"tr.AK"`` closed words.
+    """The arrays of the generated networks by operand name, computed on first use from the module's
+    ``OPERANDS`` (name -> ``(kind, *fields)``, the typed keys of ``ir.networks``): products of ``K``, ``A``
+    and end vectors, and the layer's kernels (``layer``: ``Kernel``/``Hadamard``/``MeanShift`` -> array).
     """
 
-    def __init__(self, K: np.ndarray, A: np.ndarray, y: np.ndarray, n_train: int) -> None:
+    def __init__(self, described: dict[str, tuple], K: np.ndarray, A: np.ndarray, y: np.ndarray, n_train: int) -> None:
         super().__init__()
-        self.base = {"K": K, "A": A, "I": np.eye(len(K))}
+        self.described = described
+        self.base = {"K": K, "A": A}
+        self.identity = np.eye(len(K))
         self.ends = {"y": y, "x": np.eye(len(K))[n_train:]}
+        self.layer: dict[tuple, np.ndarray] = {}
 
-    def _product(self, start: np.ndarray, run: str) -> np.ndarray:
-        for letter in run:
+    def _product(self, start: np.ndarray, letters: tuple[str, ...]) -> np.ndarray:
+        for letter in letters:
             start = start @ self.base[letter]
         return start
 
     def __missing__(self, name: str) -> np.ndarray:
-        parts = name.split(".")
-        if len(parts) == 1:
-            value = self._product(self.base["I"], name)
-        elif parts[0] == "tr":
-            value = np.trace(self._product(self.base["I"], parts[1]))
-        elif len(parts) == 2:
-            value = self._product(self.ends[parts[0]], parts[1])
-        else:
-            value = self._product(self.ends[parts[0]], parts[1]) @ self.ends[parts[2]].T
+        kind, *fields = self.described[name]
+        if kind == "Run":
+            value = self._product(self.identity, fields[0])
+        elif kind == "End":
+            value = self._product(self.ends[fields[0]], fields[1])
+        elif kind == "Closed":
+            left, letters, right = fields
+            if left == "tr":
+                value = np.trace(self._product(self.identity, letters))
+            else:
+                value = self._product(self.ends[left], letters) @ self.ends[right].T
+        else:  # Kernel, Hadamard, MeanShift: this layer's (not kept: set_layer replaces them)
+            return self.layer[(kind, *fields)]
         self[name] = value
         return value
 
+    def set_layer(self, values: dict[tuple, np.ndarray], scalars: Sequence[str]) -> None:
+        """The current layer's kernels (``describe()`` tuple -> array); constant matrices as scalars."""
+        self.layer = dict(values)
+        for name in scalars:  # constant matrices carry no index (contraction_order)
+            key = self.described[name]
+            self.layer[key] = self.layer[key][0, 0]
 
 def _layer_algebra(module: ModuleType, K: np.ndarray) -> dict[str, np.ndarray]:
     M = len(K)
@@ -222,7 +234,7 @@ def first_order_terms(
     y_padded = np.zeros(M)
     y_padded[:P] = y
     outputs = FREE if T else {"z": ""}
-    operands = Operands(K_L, A, y_padded, P)
+    operands = Operands(module.OPERANDS, K_L, A, y_padded, P)
     terms = {name: np.zeros(_shape(free, T)) for name, free in outputs.items()}
 
     mu = np.zeros((M, M))
@@ -241,16 +253,15 @@ def first_order_terms(
     for layer in range(len(widths), 0, -1):
         K = kernels[layer - 1]
         algebra = _layer_algebra(module, K)  # recomputed (O(n^2), Numba) rather than kept for all layers
-        operands.update({f"G{i}{j}": g for (i, j), g in derivative_kernels(module, algebra, W, U).items()})
-        operands.update({f"C{n}": K**n / math.factorial(n) for n in range(1, module.MAX_DERIVATIVE + 1)})
-        for name in module.SCALAR_OPERANDS:  # constant matrices carry no index (contraction_order)
-            operands[name] = operands[name][0, 0]
+        layer_values = {Kernel(i, j).describe(): g for (i, j), g in derivative_kernels(module, algebra, W, U).items()}
+        layer_values |= {Hadamard(n).describe(): K**n / math.factorial(n) for n in range(1, module.MAX_DERIVATIVE + 1)}
+        operands.set_layer(layer_values, module.SCALAR_OPERANDS)
         values = evaluate_components(module, quadratic, LayerOperands(operands, module.SHARED_STEPS))
         for name, free in outputs.items():
             quadratic_value = _networks_value(module.NETWORKS[name]["quadratic"], values, free, T)
             terms[name] = terms[name] + quadratic_value / widths[layer - 1]
         W, U = W * algebra["F"], W * algebra["E"] + U * np.diagonal(algebra["F"])[:, None]
-    operands["mu"] = mu
+    operands.set_layer({MeanShift().describe(): mu}, ())
     values = evaluate_components(module, linear, LayerOperands(operands, module.SHARED_STEPS))
     for name, free in outputs.items():
         terms[name] = terms[name] + _networks_value(module.NETWORKS[name]["linear"], values, free, T)

@@ -1,0 +1,46 @@
+"""Compiled = reference for shaping polynomials of every degree from 1 to 8 (issue 14).
+
+The compiled first order once encoded derivative orders in one-digit operand names: from
+degree 5 on (ten derivatives per point) it returned wrong numbers or a ``KeyError``.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from perturbo import ShapedMLP
+
+SHAPINGS = {
+    1: "0.3*t",
+    2: "0.2 + 0.4*t**2",
+    3: "0.4*t**2 - 0.3*t**3",
+    4: "0.1*t - 0.2*t**4",
+    5: "0.3*t**5",
+    6: "0.1 + 0.2*t**3 - 0.05*t**6",
+    7: "0.2*t**3 - 0.1*t**7",
+    8: "-0.1*t + 0.3*t**2 + 0.05*t**8",
+}
+
+
+def assert_corrections_equal(a: np.ndarray, b: np.ndarray) -> None:
+    """Terms ``1..K`` equal to 1e-10 of their size; ``b[0]`` (the Gaussian process) sets a rounding floor
+    ``1e-14 |b[0]|`` (the deep linear mean at zero temperature is exactly 0)."""
+    tolerance = 1e-10 * np.max(np.abs(b[1:])) + 1e-14 * np.max(np.abs(b[0]))
+    assert np.max(np.abs(a[1:] - b[1:])) <= tolerance
+
+
+@pytest.mark.parametrize("beta", [2.0, math.inf], ids=["beta2", "zeroT"])
+@pytest.mark.parametrize("degree", sorted(SHAPINGS))
+def test_compiled_first_order_equals_reference_for_every_degree(degree, beta):
+    rng = np.random.default_rng(degree)
+    X, y, X_test = rng.normal(size=(2, 6)), rng.normal(size=2), rng.normal(size=(2, 6))
+    X_test[1] = X[0]  # a test point equal to a training point
+    X, X_test = (0.6 * Z / np.linalg.norm(Z, axis=1, keepdims=True) * np.sqrt(6) for Z in (X, X_test))
+    net = ShapedMLP(depth=2, width=40, activation=SHAPINGS[degree])
+    fast = net.evidence(X, y, beta=beta, order=1, backend="compiled")
+    slow = net.evidence(X, y, beta=beta, order=1, backend="reference")
+    assert_corrections_equal(fast.terms, slow.terms)
+    fast_p = net.predict(X, y, X_test, beta=beta, order=1, backend="compiled")
+    slow_p = net.predict(X, y, X_test, beta=beta, order=1, backend="reference")
+    assert_corrections_equal(fast_p.mean_terms, slow_p.mean_terms)
+    assert_corrections_equal(fast_p.cov_terms, slow_p.cov_terms)
