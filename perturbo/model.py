@@ -21,8 +21,7 @@ from .results import (
     require_finite,
     truncation_diagnostics,
 )
-from .runtime import series
-from .runtime.expansion import readout_series
+from .backends import BACKENDS, Moments, Problem
 from .runtime.gp_posterior import cholesky_of_training_kernel, gp_log_evidence, gp_predict, noise_variance
 from .runtime.kernel_flow import input_kernel, kernel_flow
 from .symbolic.mean_map import numeric_mean_map
@@ -41,25 +40,16 @@ if TYPE_CHECKING:
     from .reference.monte_carlo import MonteCarloEstimate
 
 MAX_ORDER = 4
-"""Highest order offered: the cost of the reference path grows steeply with the order (see README)."""
+"""Highest order offered (the cost of an exact order grows steeply with it: see README)."""
 
-COMPILED_ORDERS = (1,)
-"""Orders with generated kernels (``perturbo.codegen``); the others use the reference path."""
-
-BACKENDS = ("auto", "compiled", "reference")
+BACKEND_CHOICES = ("auto", "compiled", "reference")
 
 
-def _choose_backend(backend: str, order: int) -> str:
-    """``auto``: compiled kernels where they exist, else the reference path. ``ValueError`` on a bad request."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if backend == "compiled" and order not in COMPILED_ORDERS + (0,):
-        raise ValueError(
-            f"compiled kernels exist for order 1 only, not order {order}; use backend='reference' or 'auto'"
-        )
-    if order == 0:
-        return "gp"
-    return "compiled" if backend != "reference" and order in COMPILED_ORDERS else "reference"
+def _choose_backend(backend: str) -> str:
+    """``auto`` and ``compiled``: the compiler (every order); ``reference``: the pure-Python path."""
+    if backend not in BACKEND_CHOICES:
+        raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, not {backend!r}")
+    return "reference" if backend == "reference" else "compiled"
 
 
 class ShapedMLP:
@@ -96,46 +86,17 @@ class ShapedMLP:
         S0 = input_kernel(np.asarray(X, dtype=float), self.sigma_w2)
         return kernel_flow(S0, numeric_mean_map(self.activation.phi, self.sigma_w2), self.depth)
 
-    def _series(self, kernels: list[np.ndarray], y: np.ndarray, beta: float, order: int) -> np.ndarray:
-        """eps-series of the unnormalised posterior moments (``runtime.expansion.readout_series``).
-
-        The caller has checked that the training block of ``kernels[-1]`` is positive definite.
-        """
-        from .codegen import reference_moments
-
-        moments = reference_moments(self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), order)
-        return readout_series(kernels, len(y), y, noise_variance(len(y), beta), self.widths, moments, order)
-
-    def _compiled_first_order(self, kernels: list[np.ndarray], y: np.ndarray, beta: float) -> dict[str, np.ndarray]:
-        """``1/n`` terms of ``E[z]``, ``E[z m_x]``, ``E[z (C + m m^T)]`` from the generated module."""
-        from .codegen import first_order_module
-        from .runtime.first_order import first_order_terms
-
-        module = first_order_module(self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True))
-        return first_order_terms(module, kernels, len(y), y, noise_variance(len(y), beta), self.widths)
-
-    def _local_predictive_series(
-        self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, beta: float, order: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """eps-series of the posterior mean ``(order+1, T)`` and covariance ``(order+1, T, T)``.
-
-        Locality: the chain restricted to the training points and one test point (for
-        the mean and variance) or two (for a covariance) is the same network on fewer
-        inputs. With ``c`` the series of ``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` there,
-        ``mean = c_m / c_z`` and ``cov = c_C / c_z - mean mean^T``, expanded in eps.
-        """
-        T = len(X_test)
-        cholesky_of_training_kernel(self.kernels(X)[-1], noise_variance(len(y), beta))  # raises if singular
-        mean = np.zeros((order + 1, T))
-        second = np.zeros((order + 1, T, T))
-        for i in range(T):
-            c = self._series(self.kernels(np.vstack([X, X_test[i : i + 1]])), y, beta, order)  # z, z m, z (C + m^2)
-            mean[:, i] = series.divide(c[:, 1], c[:, 0])
-            second[:, i, i] = series.divide(c[:, 2], c[:, 0])
-        for i, j in zip(*np.triu_indices(T, k=1)):
-            c = self._series(self.kernels(np.vstack([X, X_test[[i, j]]])), y, beta, order)
-            second[:, i, j] = second[:, j, i] = series.divide(c[:, 4], c[:, 0])  # z (C + m m)_ij
-        return mean, second - series.multiply(mean[:, :, None], mean[:, None, :])
+    def _moments(
+        self, kernels: list[np.ndarray], n_train: int, y: np.ndarray, beta: float, order: int, backend: str
+    ) -> Moments:
+        """The backend's series of ``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` (kernels on the stacked inputs;
+        the caller has checked that the training block is positive definite)."""
+        sigma2 = noise_variance(n_train, beta)
+        problem = Problem(
+            self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), kernels, n_train, y, sigma2,
+            self.widths, order,
+        )
+        return BACKENDS[_choose_backend(backend)](problem)
 
     # ------------------------------------------------------------ the series
     def evidence(
@@ -145,19 +106,17 @@ class ShapedMLP:
 
         ``terms[0]`` is the Gaussian-process value; ``terms[k]`` the ``n^-k`` part of
         ``log(E[z])``, ``z`` the evidence relative to the Gaussian process. ``backend``:
-        ``"compiled"`` (generated kernels, order 1), ``"reference"`` (any order), ``"auto"``.
+        ``"compiled"`` or ``"auto"`` (the compiler, every order), ``"reference"`` (the pure-Python path).
         """
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
-        path = _choose_backend(backend, order)
+        backend = _choose_backend(backend)
         X, y, _ = check_data(X, y, None, beta)
         kernels = self.kernels(X)
         terms = np.zeros(order + 1)
         terms[0] = gp_log_evidence(kernels[-1], y, noise_variance(len(y), beta))  # raises if singular
-        if path == "compiled":
-            terms[1:] = series.log(np.array([1.0, self._compiled_first_order(kernels, y, beta)["z"]]))[1:]
-        elif path == "reference":
-            terms[1:] = series.log(self._series(kernels, y, beta, order)[:, 0])[1:]
+        if order:
+            terms[1:] = self._moments(kernels, len(y), y, beta, order, backend).log_evidence_terms()[1:]
         require_finite(terms, "log evidence")
         value = float(terms.sum())
         error_estimate, converging = truncation_diagnostics(terms, "log evidence", max(1.0, abs(terms[0])))
@@ -183,25 +142,17 @@ class ShapedMLP:
         """Posterior predictive mean, variance and covariance of ``f(X_test)`` to ``order`` (``backend``: see evidence)."""
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
-        path = _choose_backend(backend, order)
+        backend = _choose_backend(backend)
         if X_test is None:
             raise ValueError("predict needs test inputs X_test of shape (T, N0)")
         X, y, X_test = check_data(X, y, X_test, beta)
         P = len(y)
-        if path != "reference":
-            kernels = self.kernels(np.vstack([X, X_test]))
-            K = kernels[-1]
-            mean, cov = gp_predict(K[:P, :P], K[P:, :P], K[P:, P:], y, noise_variance(P, beta))
-            mean_terms, cov_terms = mean[None], cov[None]
-            if path == "compiled":  # the same eps-series algebra as _local_predictive_series
-                first = self._compiled_first_order(kernels, y, beta)
-                z = np.array([1.0, first["z"]])
-                mean_terms = series.divide(np.stack([mean, first["zm"]]), z[:, None])
-                zs = np.stack([cov + np.outer(mean, mean), (first["zs"] + first["zs"].T) / 2])
-                second = series.divide(zs, z[:, None, None])
-                cov_terms = second - series.multiply(mean_terms[:, :, None], mean_terms[:, None, :])
-        else:
-            mean_terms, cov_terms = self._local_predictive_series(X, y, X_test, beta, order)
+        kernels = self.kernels(np.vstack([X, X_test]))
+        K = kernels[-1]
+        mean, cov = gp_predict(K[:P, :P], K[P:, :P], K[P:, P:], y, noise_variance(P, beta))  # raises if singular
+        mean_terms, cov_terms = mean[None], cov[None]
+        if order:
+            mean_terms, cov_terms = self._moments(kernels, P, y, beta, order, backend).mean_and_cov_terms()
         require_finite(mean_terms, "posterior mean")
         require_finite(cov_terms, "posterior covariance")
         var_terms = np.diagonal(cov_terms, axis1=1, axis2=2).copy()

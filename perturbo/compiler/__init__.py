@@ -1,107 +1,56 @@
-"""The compiler of every order: insertion patterns -> diagrams -> dense evaluation (first version)."""
+"""The compiler of every order: derive -> plan -> lower -> evaluate.
+
+    derive    the order-K terms, symbolic, once per order (exact rational multiplicities):
+              ``transfer.transfer_terms`` (the cumulants of the fluctuation through one layer, for any
+              activation), ``readout.readout_networks`` (the Bayesian read-out), and for linear layer
+              maps ``word_algebra.Transfer`` (the pull-back in the algebra of matrix words).
+    plan      ``plan`` picks a lowering from the problem's size (``cost``).
+    lower and evaluate
+              ``dense``    cumulants as dense arrays over the points, layer by layer (``dense``);
+              ``factored`` the first order as tensor networks of pair kernels in ``O(M^2)`` memory
+                           (generated module, ``codegen``; the one lowering specific to an order);
+              ``words``    linear maps at any number of points (``words``).
+
+``moments(problem)`` is the compiled backend of ``perturbo.backends``.
+"""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import warnings
 
 import numpy as np
-import sympy as sp
 
-from .dense import Layers, contract_readout, evaluate_placement
-from .diagrams import diagrams, placements as node_placements
-from .layer_maps import LocalMap
-from .moments import CopyMoments
-from .patterns import patterns, placements
-from .readout import ReadoutOperands, readout_networks
+from ..backends import Moments, Problem
+from .cost import Plan, plan
 
+log = logging.getLogger(__name__)
 
-def compiled_series(
-    phi: sp.Expr,
-    sigma_w2: sp.Rational,
-    kernels: Sequence[np.ndarray],
-    n_train: int,
-    y: np.ndarray,
-    sigma2: float,
-    widths: Sequence[int],
-    order: int,
-) -> dict[str, np.ndarray]:
-    local_map = LocalMap(phi, sigma_w2)
-    moments = CopyMoments(phi, sigma_w2)
-    data = Layers(kernels, local_map, moments)
-    operands = ReadoutOperands(kernels[-1], n_train, y, sigma2)
-    M, depth = len(kernels[-1]), len(widths)
-    T = M - n_train
-    shapes = {"z": (), "zm": (T,), "zs": (T, T)} if T else {"z": ()}
-    out = {name: np.zeros((order + 1,) + shape) for name, shape in shapes.items()}
-    for name in shapes:
-        out[name][0] = sum(contract_readout(net, operands, []) for net in readout_networks(0, 2 * order)[name])
-    accumulated: dict[int, np.ndarray] = {}
-    for pattern in patterns(order):
-        lower = [sum(pattern.groups[g][:0]) for g in range(len(pattern.groups))]
-        inputs = {a: moments.inputs(a, pattern.noise_factors - a) for a in set(pattern.groups[0]) | {a for g in pattern.groups for a in g}}
-        for letters in range(1, pattern.noise_factors + 1):
-            for diagram in diagrams(pattern, letters, local_map.curvatures, inputs):
-                for group_layers in placements(pattern, depth):
-                    weight = pattern.weight([widths[l - 1] for l in group_layers], order)
-                    if not np.any(weight):
-                        continue
-                    for layers in node_placements(diagram, group_layers, depth):
-                        pending = evaluate_placement(diagram, layers, data)
-                        letter_tensor = _outer(pending, letters)
-                        accumulated[letters] = accumulated.get(letters, 0.0) + np.multiply.outer(weight, letter_tensor)
-    for letters, tensor in accumulated.items():
-        networks = readout_networks(letters, 2 * order)
-        slots = [[(np.asarray(tensor[k]), [("pos", -1, i, s) for i in range(letters) for s in (0, 1)])]
-                 for k in range(order + 1)]
-        for name in shapes:
-            for k in range(order + 1):
-                out[name][k] += sum(contract_readout(net, operands, slots[k]) for net in networks[name])
-    return out
+EXPENSIVE_SECONDS = 60.0
+"""Above this estimate an exact evaluation warns first (with the cheaper options)."""
 
 
-def _outer(pending, letters: int) -> np.ndarray:
-    """The product of the pending arrays with axes in letter order ``(letter 0 side 0, letter 0 side 1, ...)``."""
-    import opt_einsum
-    order = [("pos", -1, i, s) for i in range(letters) for s in (0, 1)]
-    symbols = {tag: opt_einsum.get_symbol(k) for k, tag in enumerate(order)}
-    subscripts = ",".join("".join(symbols[t] for t in tags) for _, tags in pending)
-    return np.einsum(subscripts + "->" + "".join(symbols[t] for t in order), *[a for a, _ in pending])
+def moments(problem: Problem) -> Moments:
+    """The compiled backend: plan, then evaluate with the chosen lowering."""
+    chosen = plan(problem)
+    log.info("compiled order %d on %d points: %s", problem.order, len(problem.kernels[-1]), chosen.describe())
+    if chosen.seconds > EXPENSIVE_SECONDS:
+        warnings.warn(
+            f"exact order {problem.order} on {len(problem.kernels[-1])} points ({chosen.lowering} lowering) is "
+            f"estimated at {chosen.seconds:.0f} s; cheaper: a lower order or fewer points",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    if chosen.lowering == "factored":
+        from .factored import factored_moments
+
+        return factored_moments(problem)
+    if chosen.lowering == "words":
+        from .words import word_moments
+
+        return word_moments(problem)
+    from .dense import dense_moments
+
+    return dense_moments(problem)
 
 
-def transfer_series(phi, sigma_w2, kernels, n_train, y, sigma2, widths, order):
-    """eps-series of E[z], E[z m], E[z (C + m m^T)] by the dense cumulant transfer."""
-    from .cumulant_runtime import LayerTransfer, readout_expectation
-    from .moments import CopyCumulants
-    from .transfer import transfer_terms
-
-    local_map = LocalMap(phi, sigma_w2)
-    cumulants = CopyCumulants(phi, float(sigma_w2))
-    noise_inputs = tuple((r, tuple(_nonzero_alphas(r, 2 * order))) for r in range(2, order + 2))
-    terms = {n: transfer_terms(n, order, local_map.curvatures, noise_inputs) for n in range(1, order + 2)}
-    M = len(kernels[-1])
-    state = {n: np.zeros((order + 1,) + (M,) * (2 * n)) for n in range(1, order + 2)}
-    for layer, width in enumerate(widths, start=1):
-        K = kernels[layer - 1]
-        step = LayerTransfer(K, width, local_map.weights(K), cumulants, order)
-        state = {n: step.apply(terms[n], state, n) for n in range(1, order + 2)}
-        cumulants.forget()
-    operands = ReadoutOperands(kernels[-1], n_train, y, sigma2)
-    T = M - n_train
-    shapes = {"z": (), "zm": (T,), "zs": (T, T)} if T else {"z": ()}
-    out = {}
-    for name, shape in shapes.items():
-        total = np.zeros((order + 1,) + shape)
-        total[0] = sum(float(net.coefficient) * (operands[net.operands[0][0]] if net.operands else 1.0)
-                       for net in readout_networks(0, 2 * order)[name])
-        for letters in range(1, 2 * order + 1):
-            value = readout_expectation(readout_networks(letters, 2 * order)[name], operands, state, order)
-            if value is not None:
-                total += value
-        out[name] = total
-    return out
-
-
-def _nonzero_alphas(r: int, degree: int):
-    """All multisets of local pairs of ``2r`` labels up to ``degree`` (zero tensors are skipped at run time)."""
-    import itertools
-    pairs = [(p, q) for p in range(2 * r) for q in range(p, 2 * r)]
-    return [alpha for k in range(1, degree + 1) for alpha in itertools.combinations_with_replacement(pairs, k)]
+__all__ = ["Plan", "moments", "plan"]

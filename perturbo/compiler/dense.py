@@ -1,105 +1,49 @@
-"""Dense evaluation of diagrams: every node an array over its points, propagators applied in place.
+"""The dense lowering: the cumulants of the fluctuation as arrays over the points, layer by layer.
 
-For one placement (a layer for every node) the nodes are taken sources first. A node's
-array (``moments.CopyMoments.tensor`` for a copy, the curvature weight ``c^beta`` for a
-curvature node) has one axis per label; each input position identifies its two labels with
-the two axes of the (already propagated) value that feeds it, multiplying the arrays that
-hold them. Each output is then carried to its consumer's frame by the propagator between the
-two layers (``layer_maps.propagate``). What remains at the end are arrays over the read-out
-letters' index pairs; the read-out networks (``readout``) contract them.
+``kappa_s`` of ``X^(l) = S_l - K_l`` is an array ``(order + 1, M, ..., M)`` (``2s`` point axes, row ``k``
+the ``n^-k`` part at the actual widths); ``X^(0) = 0``. Each layer applies the derived transfer terms
+(``transfer``) with that layer's curvature weights, Jacobian and one copy's cumulants
+(``moments.CopyCumulants``); at the last layer the read-out networks take the moments of ``X^(L)``
+as products of cumulants (``runtime_terms.readout_expectation``). ``kappa_s`` is needed for
+``s <= order + 1``: memory ``M^(2 order + 2)``, for any activation and any order.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
-import opt_einsum
 
-from .diagrams import LETTER, Copy, Diagram
-from .layer_maps import LocalMap, Propagators, propagate
-from .moments import CopyMoments
-from .readout import ReadoutNetwork, ReadoutOperands
-
-Tag = tuple
-
-
-class Layers:
-    """Everything a placement needs from the layers: kernels, curvature weights, propagators, copy moments."""
-
-    def __init__(self, kernels: Sequence[np.ndarray], local_map: LocalMap, moments: CopyMoments) -> None:
-        self.kernels = kernels
-        self.depth = len(kernels) - 1
-        self.weights = [None] + [local_map.weights(kernels[l - 1]) for l in range(1, self.depth + 1)]
-        zero = np.zeros_like(kernels[0])
-        self.propagators = Propagators(
-            [(w.get((0, 0, 1), zero), w.get((1, 0, 0), zero)) for w in self.weights[1:]]
-        )
-        self.moments = moments
-        self._copies: dict[tuple[int, int, tuple], np.ndarray] = {}
-
-    def copy_tensor(self, layer: int, size: int, alpha: tuple) -> np.ndarray:
-        key = (layer, size, alpha)
-        if key not in self._copies:
-            self._copies[key] = self.moments.tensor(self.kernels[layer - 1], size, alpha)
-        return self._copies[key]
+from ..backends import Moments, Problem
+from ..progress import progress
+from .layer_maps import LocalMap
+from .copy_cumulants import CopyCumulants
+from .readout import ReadoutOperands, readout_networks
+from .runtime_terms import LayerTransfer, readout_expectation
+from .transfer import transfer_terms_for
 
 
-def _letters(tags: list[Tag]) -> dict[Tag, str]:
-    return {tag: opt_einsum.get_symbol(i) for i, tag in enumerate(tags)}
-
-
-def _merge(pending: list[tuple[np.ndarray, list[Tag]]], new: tuple[np.ndarray, list[Tag]],
-           same: dict[Tag, Tag]) -> tuple[np.ndarray, list[Tag]]:
-    """Multiply ``new`` with the pending arrays that hold tags of ``same`` (tag -> the label it equals)."""
-    chosen = [p for p in pending if any(t in same for t in p[1])]
-    pending[:] = [p for p in pending if not any(t in same for t in p[1])]
-    arrays = [new] + chosen
-    renamed = [[same.get(t, t) for t in tags] for _, tags in arrays]
-    out = list(dict.fromkeys(t for tags in renamed for t in tags))
-    symbols = _letters(out)
-    subscripts = ",".join("".join(symbols[t] for t in tags) for tags in renamed) + "->" + "".join(symbols[t] for t in out)
-    return np.einsum(subscripts, *[a for a, _ in arrays]), out
-
-
-def evaluate_placement(diagram: Diagram, layers: tuple[int, ...], data: Layers) -> list[tuple[np.ndarray, list[Tag]]]:
-    """The arrays over the read-out letters' index pairs: tag ``("pos", -1, k, side)`` for letter ``k``."""
-    pending: list[tuple[np.ndarray, list[Tag]]] = []
-    for n in diagram.order_of_evaluation:
-        node, layer = diagram.nodes[n], layers[n]
-        if isinstance(node, Copy):
-            array = data.copy_tensor(layer, node.size, node.alpha)
-        else:
-            array = data.weights[layer][node.beta]
-        labels = [("lab", n, i) for i in range(array.ndim)]
-        same = {}
-        for k, (i, j) in enumerate(node.inputs):
-            same[("pos", n, k, 0)] = ("lab", n, i)
-            same[("pos", n, k, 1)] = ("lab", n, j)
-        array, tags = _merge(pending, (array, labels), same)
-        for o, position in enumerate(diagram.consumers[n]):
-            first, second = (2 * o, 2 * o + 1) if isinstance(node, Copy) else (0, 1)
-            target = data.depth if position[0] == LETTER else layers[position[0]] - 1
-            axes = (tags.index(("lab", n, first)), tags.index(("lab", n, second)))
-            array = propagate(array, axes, data.propagators(target, layer))
-            tags[axes[0]], tags[axes[1]] = ("pos",) + position + (0,), ("pos",) + position + (1,)
-        pending.append((array, tags))
-    return pending
-
-
-def contract_readout(network: ReadoutNetwork, operands: ReadoutOperands,
-                     pending: list[tuple[np.ndarray, list[Tag]]]) -> np.ndarray:
-    """``coefficient * sum prod`` of the read-out network with the letters fed by ``pending``."""
-    slot_index = {}
-    for k, (p, q) in enumerate(network.slots):
-        slot_index[("pos", LETTER, k, 0)] = p
-        slot_index[("pos", LETTER, k, 1)] = q
-    terms = [(operands[op], idx) for op, idx in network.operands]
-    terms += [(array, tuple(slot_index[t] for t in tags)) for array, tags in pending]
-    if not terms:
-        return np.asarray(float(network.coefficient))
-    names = list(dict.fromkeys(i for _, idx in terms for i in idx))
-    symbols = {name: opt_einsum.get_symbol(k) for k, name in enumerate(names)}
-    subscripts = ",".join("".join(symbols[i] for i in idx) for _, idx in terms) + "->" + "".join(
-        symbols[i] for i in network.free
-    )
-    return float(network.coefficient) * opt_einsum.contract(subscripts, *[a for a, _ in terms])
+def dense_moments(problem: Problem) -> Moments:
+    order, widths = problem.order, problem.widths
+    local_map = LocalMap(problem.phi, problem.sigma_w2)
+    cumulants = CopyCumulants(problem.phi, float(problem.sigma_w2))
+    terms = transfer_terms_for(problem.phi, local_map, order)
+    M = len(problem.kernels[-1])
+    state = {n: np.zeros((order + 1,) + (M,) * (2 * n)) for n in range(1, order + 2)}
+    with progress(len(widths), f"order {order}: cumulants through the layers", enabled=order >= 2) as bar:
+        for layer, width in enumerate(widths, start=1):
+            K = problem.kernels[layer - 1]
+            step = LayerTransfer(K, width, local_map.weights(K), cumulants, order)
+            state = {n: step.apply(terms[n], state, n) for n in range(1, order + 2)}
+            cumulants.forget()
+            bar.update()
+    operands = ReadoutOperands(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)
+    T = problem.n_test
+    out = {}
+    for name, shape in {"z": (), "zm": (T,), "zs": (T, T)}.items():
+        total = np.zeros((order + 1,) + shape)
+        if name == "z" or T:
+            total[0] = sum(operands.closed_value(net) for net in readout_networks(0, 2 * order)[name])
+            for letters in range(1, 2 * order + 1):
+                value = readout_expectation(readout_networks(letters, 2 * order)[name], operands, state, order)
+                if value is not None:
+                    total += value
+        out[name] = total
+    return Moments(out["z"], out["zm"], out["zs"])

@@ -72,31 +72,6 @@ class LocalMap:
         return {beta: np.broadcast_to(fn(x, y, K), K.shape).astype(float) for beta, fn in self._numeric.items()}
 
 
-class Propagators:
-    """``P_{l<-s}`` for the layers of one evaluation, computed on demand from the Jacobians."""
-
-    def __init__(self, jacobians: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        self.jacobians = jacobians  # (F_l, E_l) for l = 1..L at index l - 1
-        self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-    def __call__(self, target: int, source: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(W, U)`` of ``P_{target<-source}``; ``None`` for the identity (``target == source``)."""
-        if target == source:
-            return None
-        key = (target, source)
-        if key not in self._cache:
-            previous = self(target - 1, source)
-            F, E = self.jacobians[target - 1]
-            if previous is None:
-                W, U = F, E
-            else:
-                W0, U0 = previous
-                d = np.diagonal(W0) + 2 * np.diagonal(U0)
-                W, U = F * W0, F * U0 + E * d[:, None]
-            self._cache[key] = (W, U)
-        return self._cache[key]
-
-
 def propagate(tensor: np.ndarray, axes: tuple[int, int], propagator: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """Apply ``(P X)_uv = W_uv X_uv + U_uv X_uu + U_vu X_vv`` to the axis pair ``axes`` of ``tensor``."""
     if propagator is None:

@@ -118,12 +118,32 @@ class ReadoutOperands:
         M, P = len(K), n_train
         A = np.zeros((M, M))
         A[:P, :P] = np.linalg.inv(K[:P, :P] + sigma2 * np.eye(P))
+        self.spectrum = {}  # letter -> its eigenvalues on the training block (A and K_DD commute)
+        self._n_train, self._sigma2, self._K = P, sigma2, K
         y_padded = np.zeros(M)
         y_padded[:P] = y
         self.matrices = {"A": A, "K": K}
         self.ends = {"y": y_padded, "x": np.eye(M)[P:], "x'": np.eye(M)[P:]}
         self.identity = np.eye(M)
         self._cache: dict[Operand, np.ndarray] = {}
+
+    def _trace(self, letters: tuple[str, ...]) -> float:
+        """``tr`` of a product of ``A`` and ``K``: with an ``A`` in it, it lives on the training block, where the
+        two commute: ``sum_i lambda_i^(#K) / (lambda_i + sigma2)^(#A)`` from one eigendecomposition of ``K_DD``."""
+        if "A" not in letters or set(letters) - {"A", "K"}:
+            return float(np.trace(self._product(self.identity, letters)))
+        if not self.spectrum:
+            P = self._n_train
+            eigenvalues = np.linalg.eigvalsh(self._K[:P, :P])
+            self.spectrum = {"K": eigenvalues, "A": 1.0 / (eigenvalues + self._sigma2)}
+        return float(np.sum(self.spectrum["K"] ** letters.count("K") * self.spectrum["A"] ** letters.count("A")))
+
+    def closed_value(self, network: ReadoutNetwork) -> np.ndarray:
+        """A network without letters: ``coefficient * prod`` of its closed words over its free test indices."""
+        arrays = [self[op] for op, _ in network.operands]
+        subscripts = ",".join("".join(idx) for _, idx in network.operands)
+        value = np.einsum(subscripts + "->" + "".join(network.free), *arrays) if arrays else np.asarray(1.0)
+        return float(network.coefficient) * value
 
     def _product(self, start: np.ndarray, letters: tuple[str, ...]) -> np.ndarray:
         for letter in letters:
@@ -142,5 +162,5 @@ class ReadoutOperands:
             return self._product(self.ends[operand.end], operand.letters)
         left, letters, right = operand.word
         if left == "tr":
-            return np.trace(self._product(self.identity, letters))
+            return self._trace(letters)
         return self._product(self.ends[left], letters) @ self.ends[right].T

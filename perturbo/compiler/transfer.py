@@ -68,12 +68,14 @@ class State:
 
 @dataclass(frozen=True)
 class Term:
-    """``prod operands`` summed over the indices not in ``outputs``; noise carries ``N^-noise_power``."""
+    """``multiplicity * prod operands`` on the ``outputs`` indices (an outer product with repeated indices,
+    nothing is summed); noise carries ``N^-noise_power``."""
 
     outputs: tuple[Entry, ...]
     operands: tuple[tuple[Weight | Noise, tuple[str, ...]], ...]
     states: tuple[State, ...]
     noise_power: int
+    multiplicity: int = 1
 
     @property
     def order(self) -> int:
@@ -181,4 +183,54 @@ def transfer_terms(
                 if len(pi) > 1 and not _connected(sigma, group_of, len(pi)):
                     continue
                 terms.append(term)
-    return tuple(terms)
+    return merge(terms)
+
+
+def _key(term: Term) -> tuple:
+    """Equal keys, equal values: operands and state cumulants are symmetric, so their order does not matter."""
+    operands = tuple(sorted(term.operands, key=repr))
+    states = tuple(sorted((tuple(sorted(s.factors, key=repr)) for s in term.states), key=repr))
+    return term.outputs, operands, states, term.noise_power
+
+
+def merge(terms: Sequence[Term]) -> tuple[Term, ...]:
+    """Add up terms with equal keys (``_key``)."""
+    counts: dict[tuple, int] = {}
+    for term in terms:
+        key = _key(term)
+        counts[key] = counts.get(key, 0) + term.multiplicity
+    return tuple(
+        Term(outputs, operands, tuple(State(f) for f in states), power, count)
+        for (outputs, operands, states, power), count in counts.items()
+    )
+
+
+def noise_inputs(r: int, degree: int, phi_degree: int) -> tuple[tuple[LocalPair, ...], ...]:
+    """The multisets ``alpha`` of local pairs of ``2r`` labels that can give a non-zero ``Q_{r,alpha}``:
+    at most ``degree`` pairs, no label differentiated more than ``phi_degree`` times."""
+    pairs = [(p, q) for p in range(2 * r) for q in range(p, 2 * r)]
+    out = []
+    for k in range(1, degree + 1):
+        for alpha in itertools.combinations_with_replacement(pairs, k):
+            counts = [0] * (2 * r)
+            for p, q in alpha:
+                counts[p] += 1
+                counts[q] += 1
+            if max(counts) <= phi_degree:
+                out.append(alpha)
+    return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def _terms_by_output(order: int, curvatures: tuple[Beta, ...], phi_degree: int) -> dict[int, tuple[Term, ...]]:
+    inputs = tuple((r, noise_inputs(r, 2 * (order - r + 1), phi_degree)) for r in range(2, order + 2))
+    return {n: transfer_terms(n, order, curvatures, inputs) for n in range(1, order + 2)}
+
+
+def transfer_terms_for(phi, local_map, order: int) -> dict[int, tuple[Term, ...]]:
+    """``n -> transfer terms of kappa_n`` for one activation (its curvature and its degree decide which exist)."""
+    import sympy as sp
+
+    from ..activation import t
+
+    return _terms_by_output(order, local_map.curvatures, sp.Poly(phi, t).degree())

@@ -1,15 +1,15 @@
-"""Dense evaluation: the cumulants of the fluctuation layer by layer, then the read-out.
+"""Evaluation of derived terms on arrays: one layer's transfer, and the read-out's expectation.
 
-``kappa_s`` of ``X^(l) = S_l - K_l`` is an array ``(order + 1, M, ..., M)``: axis 0 the power of
-``1/n`` (row ``k`` is the ``n^-k`` part at the actual widths), then the ``2s`` point indices of its
-``s`` entries. ``X^(0) = 0``; each layer applies the derived ``transfer.transfer_terms``; at the last
-layer the moments of ``X^(L)`` are products of cumulants (a sum over set partitions of the read-out
-letters), contracted with the read-out networks.
+Arrays of cumulants carry the power of ``1/n`` on axis 0; a product of several is convolved in it
+(``_contract_series``). A transfer term has no summed index (an outer product with repeated
+indices: one ``einsum`` pass); a read-out network has, and its contraction path is planned once
+by ``opt_einsum`` and reused.
 """
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import opt_einsum
@@ -40,6 +40,7 @@ def _contract_series(
     out = np.zeros(shape)
     subscripts = ",".join("".join(symbols[i] for i in idx) for _, idx in fixed + series)
     subscripts += "->" + "".join(symbols[i] for i in output)
+    summed = set(names) - set(output)
     ranges = [range(low, order + 1 - shift) for low in lowest]
     for rows in itertools.product(*ranges):
         total = sum(rows) + shift
@@ -48,8 +49,17 @@ def _contract_series(
         arrays = [a for a, _ in fixed] + [s[k] for (s, _), k in zip(series, rows)]
         if any(not np.any(s[k]) for (s, _), k in zip(series, rows)):
             continue
-        out[total] += opt_einsum.contract(subscripts, *arrays)
+        if summed:
+            out[total] += _expression(subscripts, tuple(a.shape for a in arrays))(*arrays)
+        else:  # an outer product with repeated indices: one pass
+            out[total] += np.einsum(subscripts, *arrays)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _expression(subscripts: str, shapes: tuple[tuple[int, ...], ...]):
+    """A contraction with its path planned once (opt_einsum)."""
+    return opt_einsum.contract_expression(subscripts, *shapes, optimize="greedy")
 
 
 def lowest_row(s: int) -> int:
@@ -100,8 +110,10 @@ class LayerTransfer:
                 kappa = self._state(state, len(s.factors), tuple(k for k, f in enumerate(s.factors) if f.jacobian))
                 series.append((kappa, tuple(i for f in s.factors for i in f.entry)))
             lowest = [lowest_row(len(s.factors)) for s in term.states]
+            if any(not np.any(a) for a, _ in fixed):
+                continue
             value = _contract_series(fixed, series, output, self.order, term.noise_power, lowest)
-            out += value * (1.0 / self.width) ** term.noise_power
+            out += value * (term.multiplicity / self.width**term.noise_power)
         return out
 
 

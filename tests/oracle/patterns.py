@@ -27,6 +27,8 @@ from functools import cached_property
 
 import numpy as np
 
+from perturbo.runtime.layer_step import falling_factorial_weight
+
 
 @dataclass(frozen=True)
 class Pattern:
@@ -57,16 +59,6 @@ class Pattern:
             total = np.convolve(total, series)[: order + 1]
             total /= math.prod(math.factorial(m) for m in Counter(sizes).values())
         return total
-
-
-def falling_factorial_weight(t: int, b: int, lam: float, order: int) -> np.ndarray:
-    """eps-series of ``(N)_b / N^t`` with ``1/N = eps lam``: ``(eps lam)^{t-b} prod_{i<b} (1 - i eps lam)``."""
-    weight = np.zeros(order + 1)
-    if t - b <= order:
-        weight[t - b] = lam ** (t - b)
-    for i in range(1, b):
-        weight[1:] = weight[1:] - i * lam * weight[:-1]
-    return weight
 
 
 def _groups(budget: int) -> Iterator[tuple[int, ...]]:
