@@ -1,0 +1,188 @@
+"""The compiler's stages, each against something it does not share code with.
+
+- the layer map's Taylor coefficients against the mean map itself;
+- one copy's cumulants (numeric Wick) against the symbolic Taylor tables of the oracle;
+- the cumulant transfer against the exact Wishart chain of the deep linear network on one point;
+- the lowerings against each other (dense, factored, words) and against DESIGN section 8's insertion
+  patterns (``tests.oracle``), and the plan's choices and refusals.
+
+End-to-end agreement with the exact multi-point Gram chain is in ``test_gram_chain_exact``, with the
+reference path in ``test_compiled`` and ``test_shaping_degrees``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from perturbo import ShapedMLP
+from perturbo.activation import t
+from perturbo.backends import Moments, Problem
+from perturbo.compiler import cost, moments, plan
+from perturbo.compiler.copy_cumulants import CopyCumulants
+from perturbo.compiler.dense import dense_moments
+from perturbo.compiler.factored import factored_moments
+from perturbo.compiler.layer_maps import LocalMap, propagate
+from perturbo.compiler.runtime_terms import LayerTransfer
+from perturbo.compiler.transfer import transfer_terms_for
+from perturbo.compiler.words import word_moments
+from perturbo.symbolic.mean_map import numeric_mean_map
+from tests.oracle import pattern_series
+from tests.oracle.tables import CopyMoments
+
+CUBIC = "t - 0.2*t**3"
+NON_ODD = "0.5*t**2 - 0.3*t**3"
+QUINTIC = "t + 0.4*t**2 + 0.3*t**5"
+
+
+def problem(activation: str | None, depth: int, width, P: int, T: int, order: int, beta: float, seed: int = 0) -> Problem:
+    """A ``Problem`` on random inputs with ``|x|^2 / N0 = 0.36`` (kernels of order one at every degree)."""
+    net = ShapedMLP(depth=depth, width=width, psi=0.0, activation=activation)
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(P + T, 5))
+    X *= 0.6 / np.sqrt((X**2).mean(axis=1, keepdims=True))
+    sigma2 = P / beta if math.isfinite(beta) else 0.0
+    return Problem(net.activation.phi, sp.Integer(1), net.kernels(X), P, rng.normal(size=P), sigma2, net.widths, order)
+
+
+def assert_same_moments(a: Moments, b: Moments, rel: float = 1e-10) -> None:
+    for name in ("z", "zm", "zs"):
+        x, y = getattr(a, name), getattr(b, name)
+        for k in range(1, len(x)):  # row by row: each order has its own scale
+            scale = max(np.max(np.abs(y[k]), initial=0.0), 1e-300)
+            assert np.max(np.abs(x[k] - y[k]), initial=0.0) <= rel * scale, (name, k, x[k], y[k])
+
+
+# ---------------------------------------------------------------------------------------- layer maps
+@pytest.mark.parametrize("activation", ["t", CUBIC, NON_ODD, QUINTIC, "0.3*t**5"])
+def test_local_taylor_coefficients_rebuild_the_mean_map(activation):
+    """``m(K + X) - m(K) = sum_beta c^beta X_aa^b1 X_bb^b2 X_ab^b3`` exactly (m is a polynomial)."""
+    phi = sp.sympify(activation, locals={"t": t})
+    local, mean_map = LocalMap(phi, sp.Integer(1)), numeric_mean_map(phi, sp.Integer(1))
+    rng = np.random.default_rng(1)
+    B = rng.normal(size=(3, 3))
+    K, X = 0.4 * B @ B.T / 3 + 0.2 * np.eye(3), 0.05 * rng.normal(size=(3, 3))
+    X = X + X.T
+    d = np.diagonal(X)
+    taylor = sum(c * d[:, None] ** b1 * d[None, :] ** b2 * X**b3 for (b1, b2, b3), c in local.weights(K).items())
+    exact = mean_map(K + X) - mean_map(K)
+    assert np.max(np.abs(taylor - exact)) <= 1e-12 * np.max(np.abs(exact))
+    # the Jacobian through ``propagate`` is the linear part
+    W, U = local.weights(K)[(0, 0, 1)], local.weights(K).get((1, 0, 0), np.zeros_like(K))
+    linear = sum(c * d[:, None] ** b1 * d[None, :] ** b2 * X**b3 for (b1, b2, b3), c in local.weights(K).items()
+                 if b1 + b2 + b3 == 1)
+    assert np.allclose(propagate(X, (0, 1), (W, U)), linear, rtol=1e-13, atol=0)
+
+
+# ------------------------------------------------------------------------------ one copy's cumulants
+@pytest.mark.parametrize("activation", [CUBIC, NON_ODD])
+@pytest.mark.parametrize("r", [2, 3])
+def test_copy_cumulants_equal_the_symbolic_taylor_tables(activation, r):
+    """Up to ``r = 3`` cumulants are central moments: numeric Wick (compiler) = symbolic tables (oracle)."""
+    phi = sp.sympify(activation, locals={"t": t})
+    rng = np.random.default_rng(r)
+    B = rng.normal(size=(3, 3))
+    K = 0.3 * B @ B.T / 3 + 0.2 * np.eye(3)
+    wick, tables = CopyCumulants(phi, 1.0), CopyMoments(phi, sp.Integer(1))
+    for alpha in [()] + tables.inputs(r, 4 - r)[::5]:  # inputs of degree <= 2 (r = 2), 1 (r = 3)
+        expected = tables.tensor(K, r, alpha)
+        got = wick.tensor(K, r, alpha)
+        assert np.max(np.abs(got - expected)) <= 1e-12 * max(np.max(np.abs(expected)), 1e-300), alpha
+
+
+# ------------------------------------------------------------------------------- cumulant transfer
+def wishart_chain_cumulants(s0: sp.Rational, depth: int, n_max: int) -> dict[int, sp.Poly]:
+    """Exact cumulants of ``s_L = s0 prod_l chi2_N / N`` (deep linear network, one point) in ``eps = 1/N``:
+    ``E[s_L^k] = s0^k prod_{j<k} (1 + 2 j eps)^L``."""
+    eps = sp.Symbol("eps")
+    raw = [sp.Integer(1)] + [
+        s0**k * sp.prod([(1 + 2 * j * eps) ** depth for j in range(k)]) for k in range(1, n_max + 1)
+    ]
+    out = {}
+    for n in range(1, n_max + 1):  # kappa_n = m_n - sum_{k<n} C(n-1, k-1) kappa_k m_{n-k}
+        out[n] = sp.expand(raw[n] - sum(sp.binomial(n - 1, k - 1) * out[k] * raw[n - k] for k in range(1, n)))
+    return {n: sp.Poly(c, eps) for n, c in out.items()}
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_cumulant_transfer_reproduces_the_exact_wishart_chain(order):
+    """Layer by layer, ``kappa_n(S_L - K_L)`` row ``k`` is the ``eps^k`` part of the exact cumulant."""
+    depth, width, s0 = 3, 40, sp.Rational(7, 10)
+    local, cumulants = LocalMap(t, sp.Integer(1)), CopyCumulants(t, 1.0)
+    terms = transfer_terms_for(t, local, order)
+    K = np.array([[float(s0)]])
+    state = {n: np.zeros((order + 1,) + (1,) * (2 * n)) for n in range(1, order + 2)}
+    for _ in range(depth):
+        step = LayerTransfer(K, width, local.weights(K), cumulants, order)
+        state = {n: step.apply(terms[n], state, n) for n in state}
+    exact = wishart_chain_cumulants(s0, depth, order + 1)
+    exact[1] -= sp.Poly(s0, sp.Symbol("eps"))  # the state is the fluctuation S_L - K_L, K_L = s0
+    for n, kappa in state.items():
+        for k in range(order + 1):
+            expected = float(exact[n].coeff_monomial(sp.Symbol("eps") ** k)) / width**k
+            assert kappa[k].item() == pytest.approx(expected, rel=1e-12, abs=1e-18), (n, k)
+
+
+# ---------------------------------------------------------------------------------------- lowerings
+@pytest.mark.parametrize("activation", [CUBIC, NON_ODD, "0.3*t**5"])  # degrees 6-8: test_shaping_degrees
+@pytest.mark.parametrize("beta", [math.inf, 2.0])
+def test_factored_first_order_equals_the_dense_lowering(activation, beta):
+    pr = problem(activation, 3, [30, 50, 40], P=3, T=2, order=1, beta=beta)
+    assert_same_moments(factored_moments(pr), dense_moments(pr))
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("beta", [math.inf, 3.0])
+def test_word_lowering_equals_the_dense_lowering(order, beta):
+    """Linear maps: the matrix-word pull-back (any number of points) = the dense cumulants."""
+    pr = problem("0.8*t", 3, [30, 50, 40], P=3, T=2, order=order, beta=beta)
+    assert_same_moments(word_moments(pr), dense_moments(pr))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("beta", [math.inf, 3.0])
+def test_word_lowering_equals_the_dense_lowering_at_third_order(beta):
+    pr = problem("t", 2, [30, 50], P=2, T=1, order=3, beta=beta)
+    assert_same_moments(word_moments(pr), dense_moments(pr))
+
+
+@pytest.mark.parametrize(
+    "activation, beta",
+    [(CUBIC, 3.0), (NON_ODD, math.inf), pytest.param(QUINTIC, 2.0, marks=pytest.mark.slow)],  # quintic: 5 min
+)
+def test_dense_second_order_equals_the_insertion_patterns(activation, beta):
+    """DESIGN section 8, evaluated placement by placement with symbolic tables: an independent organisation."""
+    pr = problem(activation, 2, [30, 50], P=2, T=1, order=2, beta=beta)
+    oracle = pattern_series(pr.phi, pr.sigma_w2, pr.kernels, pr.n_train, pr.y, pr.sigma2, pr.widths, 2)
+    assert_same_moments(dense_moments(pr), Moments(oracle["z"], oracle["zm"], oracle["zs"]))
+
+
+# --------------------------------------------------------------------------------------------- plan
+def test_plan_chooses_a_lowering_by_cost():
+    assert plan(problem(CUBIC, 2, 30, P=40, T=2, order=1, beta=2.0)).lowering == "factored"
+    assert plan(problem(CUBIC, 2, 30, P=3, T=1, order=2, beta=2.0)).lowering == "dense"
+    assert plan(problem("t", 2, 30, P=3, T=1, order=2, beta=2.0)).lowering == "dense"
+    assert plan(problem("t", 2, 30, P=60, T=2, order=2, beta=2.0)).lowering == "words"
+
+
+def test_plan_refuses_what_does_not_fit_with_the_numbers():
+    with pytest.raises(ValueError, match=r"order-2 evaluation on 42 points .* needs about .* GB"):
+        plan(problem(CUBIC, 2, 30, P=40, T=2, order=2, beta=2.0))
+    net = ShapedMLP(depth=2, width=30, psi=-0.6)
+    with pytest.raises(ValueError, match="needs about"):
+        net.evidence(np.random.default_rng(0).normal(size=(40, 3)), np.ones(40), beta=2.0, order=2)
+
+
+def test_expensive_evaluations_warn_first(monkeypatch):
+    monkeypatch.setattr("perturbo.compiler.EXPENSIVE_SECONDS", 0.0)
+    with pytest.warns(RuntimeWarning, match="estimated at"):
+        moments(problem(CUBIC, 2, 30, P=2, T=0, order=2, beta=2.0))
+
+
+def test_dense_cost_grows_with_the_points_as_documented():
+    small = cost.dense_cost(problem(CUBIC, 2, 30, P=4, T=0, order=2, beta=2.0))
+    large = cost.dense_cost(problem(CUBIC, 2, 30, P=8, T=0, order=2, beta=2.0))
+    assert large[1] / small[1] == pytest.approx(2.0**6)  # memory M^(2 order + 2)
+    assert 2.0**4 < large[0] / small[0] <= 2.0**6  # time: sum over kappa_n of M^(2n), n <= order + 1
