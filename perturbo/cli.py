@@ -13,10 +13,12 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
+import sympy as sp
 
 from . import __version__
 from .data import Dataset, demo_dataset, load_dataset
 from .model import MAX_ORDER, ShapedMLP
+from .validation import check_order
 from .verify import QUANTITIES, VOCABULARY
 
 DESCRIPTION = """\
@@ -26,6 +28,7 @@ perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped 
   perturbo evaluate --data FILE      log evidence and posterior predictive to --order K
   perturbo check --data FILE         the series against Monte Carlo over finite networks
   perturbo derive --order K          write the derived expansion to derivations/
+  perturbo cost --order K            what an exact evaluation costs against the number of points
   perturbo verify "FORMULA"          check a hand-derived term (exit 0 if it holds, 1 if not)
   perturbo plot convergence          error of orders 0..K against width, log-log (PNG or PDF)
   perturbo plot predictive           posterior mean and 2-std band along a line, order 0 and K
@@ -129,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--order", type=int, required=True, help="order in 1/n (>= 1)")
     derive.add_argument("--activation", help="shaping polynomial p(t) with numeric coefficients (default psi t^3/3)")
     derive.add_argument("--out", default="derivations", help="output folder (default derivations/)")
+
+    cost = commands.add_parser("cost", help="the compiler's plan and estimate against the number of points")
+    cost.add_argument("--order", type=int, required=True, help=f"order in 1/n, 1..{MAX_ORDER}")
+    cost.add_argument("--depth", type=int, default=6, help="number of hidden layers L (default 6)")
+    cost.add_argument("--points", type=_widths, default=[4, 8, 12, 16, 24, 32],
+                      help="numbers of points M = P + T, comma-separated (default 4,8,12,16,24,32)")
+    cost.add_argument("--psi", type=float, default=-0.6, help="cubic shaping strength psi (default -0.6)")
+    cost.add_argument("--activation", help="shaping polynomial p(t) (overrides --psi)")
 
     verify = commands.add_parser(
         "verify", help="check a hand-derived term against the engine (exit 0: holds, 1: does not)",
@@ -285,6 +296,32 @@ def cmd_derive(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def cmd_cost(args: argparse.Namespace) -> None:
+    from .compiler.cost import Size, plan_for, term_classes
+
+    net = ShapedMLP(depth=args.depth, width=1, psi=args.psi, activation=args.activation)
+    order = check_order(args.order, MAX_ORDER)
+    if order == 0:
+        raise ValueError("order 0 is the Gaussian process (one P x P solve): give --order from 1")
+    points = args.points if isinstance(args.points, list) else [args.points]
+    if any(m < 1 for m in points):
+        raise ValueError(f"--points must be positive integers, got {points}")
+    sizes = [Size(net.activation.phi, sp.nsimplify(net.sigma_w2, rational=True), m, order, args.depth) for m in points]
+    print(f"order {order}, phi(t) = {net.activation.phi}, L = {args.depth}")
+    classes = "   ".join(f"kappa_{n}: {count} terms" for n, count, _ in term_classes(sizes[0]))
+    print(f"derived transfer terms (each one outer product over M^(2n) entries per layer): {classes}")
+    print(f"{'points':>8}  {'lowering':9} {'estimate':>10} {'memory':>10}")
+    for size in sizes:
+        try:
+            chosen = plan_for(size)
+        except ValueError as error:
+            print(f"{size.points:>8}  refused: {error}")
+            continue
+        print(f"{size.points:>8}  {chosen.lowering:9} {chosen.seconds:>8.2g} s {chosen.memory / 1e6:>7.3g} MB")
+    print("estimates for a warm process; the factored lowering first generates one module per activation "
+          "(seconds to minutes, then cached on disk)")
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
@@ -344,7 +381,7 @@ def _tolist(a: np.ndarray | None) -> list | None:
     return None if a is None else a.tolist()
 
 
-COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "verify": cmd_verify,
+COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "cost": cmd_cost, "verify": cmd_verify,
             "cache": cmd_cache, "plot": cmd_plot}
 
 

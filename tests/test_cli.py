@@ -127,3 +127,20 @@ def test_json_is_strict_at_zero_temperature(npz_file, capsys):
     assert out["beta"] == "inf" and out["log_partition"] is None
     assert out["log_evidence_error_estimate"] == pytest.approx(abs(out["log_evidence_terms"][1]))
     np.testing.assert_allclose(out["mean_error_estimate"], np.abs(np.array(out["mean_terms"])[1]))
+
+
+def test_cost_prints_the_plan_the_term_classes_and_refusals(capsys):
+    assert main(["cost", "--order", "2", "--points", "4,24"]) in (0, None)
+    out = capsys.readouterr().out
+    from perturbo.compiler.cost import Size, term_classes
+    net = ShapedMLP(depth=6, width=1, psi=-0.6)
+    for n, count, _ in term_classes(Size(net.activation.phi, 1, 4, 2, 6)):
+        assert f"kappa_{n}: {count} terms" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()[:1].isdigit()}
+    assert "dense" in lines["4"]
+    assert "refused" in lines["24"] and "GB" in lines["24"]
+
+
+def test_cost_of_order_zero_is_a_one_line_error(capsys):
+    assert main(["cost", "--order", "0"]) == 2
+    assert "order 0 is the Gaussian process" in capsys.readouterr().err

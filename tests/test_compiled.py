@@ -15,6 +15,7 @@ import sympy as sp
 from perturbo import ShapedMLP
 from perturbo.activation import t
 from perturbo.codegen import cache, first_order_module, first_order_source
+from perturbo.compiler import cost
 from perturbo.codegen.contraction_order import components, share_steps, shared_stars, step_expression
 from perturbo.codegen.contraction_order import steps_used
 from perturbo.ir.networks import Hadamard, Kernel, Network, canonical, quadratic_networks
@@ -32,7 +33,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("depth, width, psi, activation, beta", CASES)
-def test_compiled_equals_reference(depth, width, psi, activation, beta):
+def test_compiled_equals_reference(depth, width, psi, activation, beta, first_order_lowering):
     rng = np.random.default_rng(depth)
     X, y, X_test = rng.normal(size=(4, 6)), rng.normal(size=4), rng.normal(size=(2, 6))
     X_test[1] = X[0]  # a test point equal to a training point
@@ -73,7 +74,8 @@ def test_sliced_loops_in_several_blocks(psi, activation, monkeypatch):
     net = ShapedMLP(depth=3, width=40, psi=psi, activation=activation)
     module = first_order_module(net.activation.phi, sp.Integer(1))
     monkeypatch.setattr(module, "SLICE_ENTRIES", 50)  # 4 points: blocks of 3 and 1; 6 points: blocks of 1
-    test_compiled_equals_reference(3, 40, psi, activation, 2.0)
+    monkeypatch.setattr(cost, "FACTORED_FROM_POINTS", 0)
+    test_compiled_equals_reference(3, 40, psi, activation, 2.0, "factored")
 
 
 def test_shared_stars_regroup_the_cubic_complete_graph_components():

@@ -162,6 +162,7 @@ def test_dense_second_order_equals_the_insertion_patterns(activation, beta):
 # --------------------------------------------------------------------------------------------- plan
 def test_plan_chooses_a_lowering_by_cost():
     assert plan(problem(CUBIC, 2, 30, P=40, T=2, order=1, beta=2.0)).lowering == "factored"
+    assert plan(problem(CUBIC, 2, 30, P=4, T=2, order=1, beta=2.0)).lowering == "dense"  # no module to generate
     assert plan(problem(CUBIC, 2, 30, P=3, T=1, order=2, beta=2.0)).lowering == "dense"
     assert plan(problem("t", 2, 30, P=3, T=1, order=2, beta=2.0)).lowering == "dense"
     assert plan(problem("t", 2, 30, P=60, T=2, order=2, beta=2.0)).lowering == "words"
@@ -182,7 +183,31 @@ def test_expensive_evaluations_warn_first(monkeypatch):
 
 
 def test_dense_cost_grows_with_the_points_as_documented():
-    small = cost.dense_cost(problem(CUBIC, 2, 30, P=4, T=0, order=2, beta=2.0))
-    large = cost.dense_cost(problem(CUBIC, 2, 30, P=8, T=0, order=2, beta=2.0))
+    small = cost.dense_cost(cost.Size.of(problem(CUBIC, 2, 30, P=4, T=0, order=2, beta=2.0)))
+    large = cost.dense_cost(cost.Size.of(problem(CUBIC, 2, 30, P=8, T=0, order=2, beta=2.0)))
     assert large[1] / small[1] == pytest.approx(2.0**6)  # memory M^(2 order + 2)
     assert 2.0**4 < large[0] / small[0] <= 2.0**6  # time: sum over kappa_n of M^(2n), n <= order + 1
+
+
+def test_word_transfer_survives_the_disk_cache(tmp_path, monkeypatch):
+    """The derived map round-trips through its arrays; a second process would load, not derive."""
+    from perturbo.compiler import words
+    from perturbo.compiler.word_algebra import Transfer
+
+    derived = Transfer(2)
+    loaded = Transfer.from_arrays(2, derived.to_arrays())
+    assert loaded.monomials == derived.monomials and loaded.outputs == derived.outputs
+    state = {name: derived.start(name) for name in ("z", "zm", "zs")}
+    for name, start in state.items():
+        np.testing.assert_array_equal(loaded.start(name), start)
+        np.testing.assert_array_equal(loaded.pull_back(start, 0.7, 1.3, 40), derived.pull_back(start, 0.7, 1.3, 40))
+    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
+    words.word_transfer.cache_clear()
+    words.word_transfer(1)
+    def derive(*args):
+        raise AssertionError("derived again on a cache hit")
+
+    monkeypatch.setattr(Transfer, "__init__", derive)
+    words.word_transfer.cache_clear()
+    assert words.word_transfer(1).order == 1
+    words.word_transfer.cache_clear()

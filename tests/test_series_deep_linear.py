@@ -81,6 +81,27 @@ def test_order_k_error_falls_like_n_to_the_minus_k_plus_1(beta, widths, seed):
                 assert errors[k][q][-1] < errors[k - 1][q][-1], (k, q)
 
 
+@pytest.mark.parametrize(
+    "beta, max_order", [(math.inf, 2), (100.0, 2), pytest.param(100.0, 3, marks=pytest.mark.slow)]
+)
+def test_order_k_error_falls_like_n_to_the_minus_k_plus_1_at_200_points(beta, max_order):
+    """The compiled words lowering at P = 200 (widths well above L P so that the series converges)."""
+    X, y, X_test = make_data(P=200, N0=240, T=2, seed=5)
+    errors = {k: {"evidence": [], "var": []} for k in range(max_order + 1)}
+    for n in (3000, 6000, 12000):
+        net = ShapedMLP(depth=3, width=n)
+        exact = net.exact(X, y, X_test, beta=beta)
+        ev = net.evidence(X, y, beta=beta, order=max_order)
+        pr = net.predict(X, y, X_test, beta=beta, order=max_order)
+        for k in range(max_order + 1):
+            errors[k]["evidence"].append(abs(ev.terms[: k + 1].sum() - exact.log_evidence))
+            errors[k]["var"].append(abs(pr.var_terms[: k + 1, 0].sum() - exact.var[0]))
+    for k in range(max_order + 1):
+        for q, values in errors[k].items():
+            slopes = error_slopes(values)
+            assert k + 1 - 0.4 < slopes[-1] < k + 1 + 0.6, (k, q, values, slopes)
+
+
 def test_a_tiny_psi_gives_the_linear_terms():
     X, y, X_test = make_data(P=3, N0=6, T=1, seed=7)
     linear = ShapedMLP(depth=3, width=20).predict(X, y, X_test, beta=2.0, order=2)

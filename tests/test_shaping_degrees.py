@@ -31,7 +31,7 @@ def assert_corrections_equal(a: np.ndarray, b: np.ndarray) -> None:
 
 @pytest.mark.parametrize("beta", [2.0, math.inf], ids=["beta2", "zeroT"])
 @pytest.mark.parametrize("degree", sorted(SHAPINGS))
-def test_compiled_first_order_equals_reference_for_every_degree(degree, beta):
+def test_compiled_first_order_equals_reference_for_every_degree(degree, beta, first_order_lowering):
     rng = np.random.default_rng(degree)
     X, y, X_test = rng.normal(size=(2, 6)), rng.normal(size=2), rng.normal(size=(2, 6))
     X_test[1] = X[0]  # a test point equal to a training point

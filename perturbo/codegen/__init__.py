@@ -47,7 +47,7 @@ def first_order_source(phi: sp.Expr, sigma_w2: sp.Expr) -> str:
     return print_module(algebra, networks, version=__version__, scalars=constants, phi=phi, sigma_w2=sigma_w2)
 
 
-GENERATOR_PACKAGES = ("symbolic", "ir", "codegen")
+GENERATOR_PACKAGES = ("symbolic", "ir", "codegen", "compiler")
 """The subpackages whose code determines a generated module's text."""
 
 

@@ -15,19 +15,9 @@ import numpy as np
 import sympy as sp
 
 from ..activation import t
+from .transfer import set_partitions
 
 LocalPair = tuple[int, int]
-
-
-def _set_partitions(items: list[int]):
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for smaller in _set_partitions(rest):
-        yield [[first]] + smaller
-        for k in range(len(smaller)):
-            yield smaller[:k] + [[first] + smaller[k]] + smaller[k + 1 :]
 
 
 class CopyCumulants:
@@ -96,7 +86,7 @@ class CopyCumulants:
         M = len(K)
         letters = "abcdefghijklmnopqrstuvwxyz"
         total = np.zeros((M,) * (2 * r))
-        for rho in _set_partitions(list(range(r))):
+        for rho in set_partitions(list(range(r))):
             block_of = {label: b for b, block in enumerate(rho) for i in block for label in (2 * i, 2 * i + 1)}
             if any(block_of[p] != block_of[q] for p, q in alpha):
                 continue

@@ -4,12 +4,15 @@ Costs are estimates from the term counts and array sizes, calibrated on this 2-c
 
     dense     time  ~ 2e-8 s * L * sum_n (terms of kappa_n) * M^(2n),
               memory ~ 32 bytes * (order + 1) * M^(2 order + 2)   (state, next state, temporaries);
-    factored  order 1 only; time ~ L * M^4 flops at BLAS speed, memory O(M^2);
+    factored  order 1 only, from ``FACTORED_FROM_POINTS`` points; time ~ L * M^4 flops at BLAS speed,
+              memory O(M^2), plus a generated module per activation (cached on disk);
     words     phi linear; time independent of M once derived (a few closed words, O(M^3) each).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import sympy as sp
 
 from ..backends import Problem
 from .layer_maps import LocalMap
@@ -21,6 +24,10 @@ DENSE_MEMORY_LIMIT = 4e9
 
 WORD_ORDERS = (1, 2, 3)
 """Orders whose word-algebra derivation is practical (order 3: minutes, once, cached in the process)."""
+
+FACTORED_FROM_POINTS = 12
+"""Order 1 on fewer points runs dense: it needs no generated module (a degree-7 activation's module takes
+about two minutes to derive and compile the first time) and takes well under a second there."""
 
 SECONDS_PER_ELEMENT = 2e-8
 FLOPS = 1.5e10
@@ -36,21 +43,41 @@ class Plan:
         return f"{self.lowering} lowering, about {self.seconds:.2g} s and {self.memory / 1e6:.3g} MB"
 
 
-def dense_cost(problem: Problem) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Size:
+    """What the cost depends on: the activation, the number of points (training plus test), the order, the depth."""
+
+    phi: sp.Expr
+    sigma_w2: sp.Rational
+    points: int
+    order: int
+    depth: int
+
+    @classmethod
+    def of(cls, problem: Problem) -> Size:
+        return cls(problem.phi, problem.sigma_w2, len(problem.kernels[-1]), problem.order, len(problem.widths))
+
+
+def term_classes(size: Size) -> list[tuple[int, int, float]]:
+    """``(n, terms, elements)`` per output cumulant ``kappa_n``: its derived transfer terms, each an outer
+    product over ``M^(2n)`` entries per layer (the dense lowering's work)."""
+    terms = transfer_terms_for(size.phi, LocalMap(size.phi, size.sigma_w2), size.order)
+    return [(n, len(terms[n]), float(size.points) ** (2 * n)) for n in sorted(terms)]
+
+
+def dense_cost(size: Size) -> tuple[float, float]:
     """``(seconds, bytes)`` of the dense lowering."""
-    M, order, L = len(problem.kernels[-1]), problem.order, len(problem.widths)
-    terms = transfer_terms_for(problem.phi, LocalMap(problem.phi, problem.sigma_w2), order)
-    seconds = SECONDS_PER_ELEMENT * L * sum(len(terms[n]) * float(M) ** (2 * n) for n in terms)
-    return seconds, 32.0 * (order + 1) * float(M) ** (2 * order + 2)
+    seconds = SECONDS_PER_ELEMENT * size.depth * sum(count * elements for _, count, elements in term_classes(size))
+    return seconds, 32.0 * (size.order + 1) * float(size.points) ** (2 * size.order + 2)
 
 
-def plan(problem: Problem) -> Plan:
-    """The lowering for ``problem``; ``ValueError`` (with the numbers) when none is practical."""
-    M, order, L = len(problem.kernels[-1]), problem.order, len(problem.widths)
-    if order == 1:
+def plan_for(size: Size) -> Plan:
+    """The lowering for ``size``; ``ValueError`` (with the numbers) when none is practical."""
+    M, order, L = size.points, size.order, size.depth
+    if order == 1 and M >= FACTORED_FROM_POINTS:
         return Plan("factored", 2.0 * L * float(M) ** 4 / FLOPS, 64.0 * M * M)
-    seconds, memory = dense_cost(problem)
-    if linear_slope(problem.phi) is not None and order in WORD_ORDERS and memory > 1e8:
+    seconds, memory = dense_cost(size)
+    if linear_slope(size.phi) is not None and order in WORD_ORDERS and memory > 1e8:
         return Plan("words", 1.0 + 1e-9 * float(M) ** 3, 64.0 * M * M)
     if memory > DENSE_MEMORY_LIMIT:
         raise ValueError(
@@ -59,3 +86,8 @@ def plan(problem: Problem) -> Plan:
             "points at a time"
         )
     return Plan("dense", seconds, memory)
+
+
+def plan(problem: Problem) -> Plan:
+    """``plan_for`` the problem's size."""
+    return plan_for(Size.of(problem))

@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..ir.words import OUTPUT_ENDS, Monomial, Word, part_of_degree, readout_words
+from ..ir.words import runs as word_runs
 
 FREE_INDEX = {"x": "X", "x'": "Y"}
 """The free index of each test end."""
@@ -58,23 +59,10 @@ class ReadoutNetwork:
     free: tuple[str, ...]
 
 
-def _runs(letters: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """The ``D``-free runs of a word: one more than its ``D`` letters."""
-    runs, current = [], []
-    for letter in letters:
-        if letter == "D":
-            runs.append(tuple(current))
-            current = []
-        else:
-            current.append(letter)
-    runs.append(tuple(current))
-    return runs
-
-
 def _word_network(word: Word, fresh: Iterator[str]) -> tuple[list[Indexed], list[tuple[str, str]]]:
     """Operands of one word and the index pairs of its ``D`` letters (runs at the ends join the end vector)."""
     left, letters, right = word
-    runs = _runs(letters)
+    runs = word_runs(letters)
     n = len(runs) - 1
     if n == 0:
         free = tuple(FREE_INDEX[e] for e in (left, right) if e in FREE_INDEX)

@@ -14,6 +14,8 @@ import sympy as sp
 
 from ..activation import t
 from ..backends import Moments, Problem
+from ..codegen import derivation_inputs
+from ..codegen.cache import load_derived_arrays
 from .readout import Closed, ReadoutOperands
 from .word_algebra import Transfer
 
@@ -28,7 +30,9 @@ def linear_slope(phi: sp.Expr) -> float | None:
 
 @lru_cache(maxsize=8)
 def word_transfer(order: int) -> Transfer:
-    return Transfer(order)
+    """The order's pull-back map, derived once and cached on disk (order 3: about a minute to derive)."""
+    inputs = derivation_inputs(t, sp.Integer(1), f"word transfer, order {order}")
+    return Transfer.from_arrays(order, load_derived_arrays("words", inputs, lambda: Transfer(order).to_arrays()))
 
 
 def word_moments(problem: Problem) -> Moments:

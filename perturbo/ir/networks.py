@@ -28,6 +28,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from .words import Monomial, Word
+from .words import runs as word_runs
 
 FREE_INDEX = {"y": (), "x": ("X",), "x'": ("Y",)}
 """The free indices of a word's end: none for the targets, the test point of ``x`` or ``x'``."""
@@ -165,14 +166,7 @@ def _word_operands(word: Word, fresh: Iterable[str]) -> tuple[list[Operand], lis
     """
     fresh = iter(fresh)
     left, letters, right = word
-    runs, current = [], []
-    for letter in letters:
-        if letter == "D":
-            runs.append(tuple(current))
-            current = []
-        else:
-            current.append(letter)
-    runs.append(tuple(current))
+    runs = word_runs(letters)
     n_d = len(runs) - 1
     if left == "tr":
         if n_d == 0:

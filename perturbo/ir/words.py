@@ -40,6 +40,19 @@ def canonical_word(word: Word) -> Word:
     return min(word, (right, tuple(reversed(letters)), left))
 
 
+def runs(letters: Iterable[str]) -> list[tuple[str, ...]]:
+    """The ``D``-free runs of a word's letters, split at each ``D``: one more than its ``D`` letters."""
+    out, current = [], []
+    for letter in letters:
+        if letter == "D":
+            out.append(tuple(current))
+            current = []
+        else:
+            current.append(letter)
+    out.append(tuple(current))
+    return out
+
+
 def degree(monomial: Monomial) -> int:
     """The number of ``D`` letters."""
     return sum(word[1].count("D") for word in monomial)
