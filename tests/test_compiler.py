@@ -3,8 +3,9 @@
 - the layer map's Taylor coefficients against the mean map itself;
 - one copy's cumulants (numeric Wick) against the symbolic Taylor tables of the oracle;
 - the cumulant transfer against the exact Wishart chain of the deep linear network on one point;
-- the lowerings against each other (dense, factored, words) and against DESIGN section 8's insertion
-  patterns (``tests.oracle``), and the plan's choices and refusals.
+- the lowerings against each other (dense, factored, scale) and against two independent organisations
+  in ``tests.oracle``: DESIGN section 8's insertion patterns, and for linear maps the pull-back in the
+  algebra of matrix words (no rotation invariance used); the plan's choices and refusals.
 
 End-to-end agreement with the exact multi-point Gram chain is in ``test_gram_chain_exact``, with the
 reference path in ``test_compiled`` and ``test_shaping_degrees``.
@@ -27,10 +28,11 @@ from perturbo.compiler.factored import factored_moments
 from perturbo.compiler.layer_maps import LocalMap, propagate
 from perturbo.compiler.runtime_terms import LayerTransfer
 from perturbo.compiler.transfer import transfer_terms_for
-from perturbo.compiler.words import word_moments
+from perturbo.compiler.scale import delta_moments, scale_moments
 from perturbo.symbolic.mean_map import numeric_mean_map
 from tests.oracle import pattern_series
 from tests.oracle.tables import CopyMoments
+from tests.oracle.words import word_moments
 
 CUBIC = "t - 0.2*t**3"
 NON_ODD = "0.5*t**2 - 0.3*t**3"
@@ -38,10 +40,11 @@ QUINTIC = "t + 0.4*t**2 + 0.3*t**5"
 
 
 def problem(activation: str | None, depth: int, width, P: int, T: int, order: int, beta: float, seed: int = 0) -> Problem:
-    """A ``Problem`` on random inputs with ``|x|^2 / N0 = 0.36`` (kernels of order one at every degree)."""
+    """A ``Problem`` on random inputs with ``|x|^2 / N0 = 0.36`` (kernels of order one at every degree) and
+    ``N0 = P + T + 3`` (a positive definite kernel at zero temperature)."""
     net = ShapedMLP(depth=depth, width=width, psi=0.0, activation=activation)
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(P + T, 5))
+    X = rng.normal(size=(P + T, P + T + 3))
     X *= 0.6 / np.sqrt((X**2).mean(axis=1, keepdims=True))
     sigma2 = P / beta if math.isfinite(beta) else 0.0
     return Problem(net.activation.phi, sp.Integer(1), net.kernels(X), P, rng.normal(size=P), sigma2, net.widths, order)
@@ -133,19 +136,39 @@ def test_factored_first_order_equals_the_dense_lowering(activation, beta):
     assert_same_moments(factored_moments(pr), dense_moments(pr))
 
 
-@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("order", [1, 2, 3])
 @pytest.mark.parametrize("beta", [math.inf, 3.0])
-def test_word_lowering_equals_the_dense_lowering(order, beta):
-    """Linear maps: the matrix-word pull-back (any number of points) = the dense cumulants."""
-    pr = problem("0.8*t", 3, [30, 50, 40], P=3, T=2, order=order, beta=beta)
-    assert_same_moments(word_moments(pr), dense_moments(pr))
+def test_scale_lowering_equals_the_dense_lowering(order, beta):
+    """Linear maps: the scale mixture (one scalar) = the dense cumulants through the layers."""
+    P, T = (3, 2) if order < 3 else (2, 1)
+    pr = problem("0.8*t", 3, [30, 50, 40], P=P, T=T, order=order, beta=beta)
+    assert_same_moments(scale_moments(pr), dense_moments(pr), rel=1e-9)
+
+
+@pytest.mark.parametrize("beta", [math.inf, 3.0])
+def test_scale_lowering_equals_the_word_algebra_on_many_points(beta):
+    """At 40 points (where dense cannot go) against the pull-back in matrix words, order 2."""
+    pr = problem("t", 3, [300, 500, 400], P=36, T=4, order=2, beta=beta)
+    assert_same_moments(scale_moments(pr), word_moments(pr), rel=1e-9)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("beta", [math.inf, 3.0])
-def test_word_lowering_equals_the_dense_lowering_at_third_order(beta):
-    pr = problem("t", 2, [30, 50], P=2, T=1, order=3, beta=beta)
-    assert_same_moments(word_moments(pr), dense_moments(pr))
+def test_scale_lowering_equals_the_word_algebra_at_third_order(beta):
+    pr = problem("t", 2, [300, 500], P=20, T=2, order=3, beta=beta)
+    assert_same_moments(scale_moments(pr), word_moments(pr), rel=1e-9)
+
+
+def test_moments_of_the_scale_are_those_of_a_product_of_chi_squares():
+    """``E[delta^j]``, ``delta = prod_l chi2_{N_l}/N_l - 1``: rows below ``ceil(j/2)`` vanish exactly, and summed
+    over the rows (all of them: ``order`` large enough) they are the exact central moments."""
+    widths, order = (7, 11), 8
+    table = delta_moments(widths, order)
+    for j in range(2 * order + 1):
+        assert not np.any(table[j, : (j + 1) // 2])
+    raw = [math.prod(math.prod(1 + 2 * i / n for i in range(k)) for n in widths) for k in range(5)]
+    central = [sum(math.comb(j, k) * (-1) ** (j - k) * raw[k] for k in range(j + 1)) for j in range(5)]
+    np.testing.assert_allclose(table[:5].sum(axis=1), central, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize(
@@ -164,8 +187,8 @@ def test_plan_chooses_a_lowering_by_cost():
     assert plan(problem(CUBIC, 2, 30, P=40, T=2, order=1, beta=2.0)).lowering == "factored"
     assert plan(problem(CUBIC, 2, 30, P=4, T=2, order=1, beta=2.0)).lowering == "dense"  # no module to generate
     assert plan(problem(CUBIC, 2, 30, P=3, T=1, order=2, beta=2.0)).lowering == "dense"
-    assert plan(problem("t", 2, 30, P=3, T=1, order=2, beta=2.0)).lowering == "dense"
-    assert plan(problem("t", 2, 30, P=60, T=2, order=2, beta=2.0)).lowering == "words"
+    for order in (1, 4):
+        assert plan(problem("0.5*t", 2, 30, P=900, T=2, order=order, beta=2.0)).lowering == "scale"
 
 
 def test_plan_refuses_what_does_not_fit_with_the_numbers():
@@ -187,27 +210,3 @@ def test_dense_cost_grows_with_the_points_as_documented():
     large = cost.dense_cost(cost.Size.of(problem(CUBIC, 2, 30, P=8, T=0, order=2, beta=2.0)))
     assert large[1] / small[1] == pytest.approx(2.0**6)  # memory M^(2 order + 2)
     assert 2.0**4 < large[0] / small[0] <= 2.0**6  # time: sum over kappa_n of M^(2n), n <= order + 1
-
-
-def test_word_transfer_survives_the_disk_cache(tmp_path, monkeypatch):
-    """The derived map round-trips through its arrays; a second process would load, not derive."""
-    from perturbo.compiler import words
-    from perturbo.compiler.word_algebra import Transfer
-
-    derived = Transfer(2)
-    loaded = Transfer.from_arrays(2, derived.to_arrays())
-    assert loaded.monomials == derived.monomials and loaded.outputs == derived.outputs
-    state = {name: derived.start(name) for name in ("z", "zm", "zs")}
-    for name, start in state.items():
-        np.testing.assert_array_equal(loaded.start(name), start)
-        np.testing.assert_array_equal(loaded.pull_back(start, 0.7, 1.3, 40), derived.pull_back(start, 0.7, 1.3, 40))
-    monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
-    words.word_transfer.cache_clear()
-    words.word_transfer(1)
-    def derive(*args):
-        raise AssertionError("derived again on a cache hit")
-
-    monkeypatch.setattr(Transfer, "__init__", derive)
-    words.word_transfer.cache_clear()
-    assert words.word_transfer(1).order == 1
-    words.word_transfer.cache_clear()

@@ -81,12 +81,13 @@ def test_order_k_error_falls_like_n_to_the_minus_k_plus_1(beta, widths, seed):
                 assert errors[k][q][-1] < errors[k - 1][q][-1], (k, q)
 
 
-@pytest.mark.parametrize(
-    "beta, max_order", [(math.inf, 2), (100.0, 2), pytest.param(100.0, 3, marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("beta, max_order", [(math.inf, 4), (100.0, 4)])
 def test_order_k_error_falls_like_n_to_the_minus_k_plus_1_at_200_points(beta, max_order):
-    """The compiled words lowering at P = 200 (widths well above L P so that the series converges)."""
-    X, y, X_test = make_data(P=200, N0=240, T=2, seed=5)
+    """The compiled scale lowering at P = 200 (widths well above L P so that the series converges); targets
+    drawn from the Gaussian process itself, so that the data are typical for the network."""
+    X, _, X_test = make_data(P=200, N0=240, T=2, seed=5)
+    K = ShapedMLP(depth=3, width=1).kernels(X)[-1]
+    y = np.linalg.cholesky(K + 1e-12 * np.eye(200)) @ np.random.default_rng(5).normal(size=200)
     errors = {k: {"evidence": [], "var": []} for k in range(max_order + 1)}
     for n in (3000, 6000, 12000):
         net = ShapedMLP(depth=3, width=n)

@@ -1,15 +1,15 @@
 """The compiler of every order: derive -> plan -> lower -> evaluate.
 
-    derive    the order-K terms, symbolic, once per order (exact rational multiplicities):
+    derive    the order-K terms, once per order (exact rational multiplicities):
               ``transfer.transfer_terms`` (the cumulants of the fluctuation through one layer, for any
-              activation), ``readout.readout_networks`` (the Bayesian read-out), and for linear layer
-              maps ``word_algebra.Transfer`` (the pull-back in the algebra of matrix words).
+              activation) and ``readout.readout_networks`` (the Bayesian read-out).
     plan      ``plan`` picks a lowering from the problem's size (``cost``).
     lower and evaluate
               ``dense``    cumulants as dense arrays over the points, layer by layer (``dense``);
               ``factored`` the first order as tensor networks of pair kernels in ``O(M^2)`` memory
                            (generated module, ``codegen``; the one lowering specific to an order);
-              ``words``    linear maps at any number of points (``words``).
+              ``scale``    linear maps, every order: the output is a scale mixture of the Gaussian
+                           process, series in one scalar (``scale``).
 
 ``moments(problem)`` is the compiled backend of ``perturbo.backends``.
 """
@@ -44,10 +44,10 @@ def moments(problem: Problem) -> Moments:
         from .factored import factored_moments
 
         return factored_moments(problem)
-    if chosen.lowering == "words":
-        from .words import word_moments
+    if chosen.lowering == "scale":
+        from .scale import scale_moments
 
-        return word_moments(problem)
+        return scale_moments(problem)
     from .dense import dense_moments
 
     return dense_moments(problem)

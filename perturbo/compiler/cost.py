@@ -6,7 +6,7 @@ Costs are estimates from the term counts and array sizes, calibrated on this 2-c
               memory ~ 32 bytes * (order + 1) * M^(2 order + 2)   (state, next state, temporaries);
     factored  order 1 only, from ``FACTORED_FROM_POINTS`` points; time ~ L * M^4 flops at BLAS speed,
               memory O(M^2), plus a generated module per activation (cached on disk);
-    words     phi linear; time independent of M once derived (a few closed words, O(M^3) each).
+    scale     phi linear, every order: one eigendecomposition and series in one scalar, O(P^3 + P T^2 K).
 """
 from __future__ import annotations
 
@@ -17,13 +17,10 @@ import sympy as sp
 from ..backends import Problem
 from .layer_maps import LocalMap
 from .transfer import transfer_terms_for
-from .words import linear_slope
+from .scale import linear_slope
 
 DENSE_MEMORY_LIMIT = 4e9
 """Bytes; a dense evaluation above this is refused with a clear message."""
-
-WORD_ORDERS = (1, 2, 3)
-"""Orders whose word-algebra derivation is practical (order 3: minutes, once, cached in the process)."""
 
 FACTORED_FROM_POINTS = 12
 """Order 1 on fewer points runs dense: it needs no generated module (a degree-7 activation's module takes
@@ -35,7 +32,7 @@ FLOPS = 1.5e10
 
 @dataclass(frozen=True)
 class Plan:
-    lowering: str  # "dense" | "factored" | "words"
+    lowering: str  # "dense" | "factored" | "scale"
     seconds: float
     memory: float
 
@@ -74,11 +71,11 @@ def dense_cost(size: Size) -> tuple[float, float]:
 def plan_for(size: Size) -> Plan:
     """The lowering for ``size``; ``ValueError`` (with the numbers) when none is practical."""
     M, order, L = size.points, size.order, size.depth
+    if linear_slope(size.phi) is not None:
+        return Plan("scale", 1e-3 + float(M) ** 3 / FLOPS, 8.0 * (2 * order + 3) * M * M)
+    seconds, memory = dense_cost(size)
     if order == 1 and M >= FACTORED_FROM_POINTS:
         return Plan("factored", 2.0 * L * float(M) ** 4 / FLOPS, 64.0 * M * M)
-    seconds, memory = dense_cost(size)
-    if linear_slope(size.phi) is not None and order in WORD_ORDERS and memory > 1e8:
-        return Plan("words", 1.0 + 1e-9 * float(M) ** 3, 64.0 * M * M)
     if memory > DENSE_MEMORY_LIMIT:
         raise ValueError(
             f"an exact order-{order} evaluation on {M} points (training plus test) needs about "

@@ -116,9 +116,12 @@ class ReadoutOperands:
         self._cache: dict[Operand, np.ndarray] = {}
 
     def _trace(self, letters: tuple[str, ...]) -> float:
-        """``tr`` of a product of ``A`` and ``K``: with an ``A`` in it, it lives on the training block, where the
-        two commute: ``sum_i lambda_i^(#K) / (lambda_i + sigma2)^(#A)`` from one eigendecomposition of ``K_DD``."""
-        if "A" not in letters or set(letters) - {"A", "K"}:
+        """``tr`` of a product of ``A`` and ``K``: with an ``A`` in it and no two ``K`` adjacent (cyclically), every
+        ``K`` sits between training-block ``A``'s, so only ``K_DD`` enters and the two commute:
+        ``sum_i lambda_i^(#K) / (lambda_i + sigma2)^(#A)`` from one eigendecomposition of ``K_DD``."""
+        cyclic = letters + letters[:1]
+        adjacent_k = any(a == b == "K" for a, b in zip(cyclic, cyclic[1:]))
+        if "A" not in letters or set(letters) - {"A", "K"} or adjacent_k:
             return float(np.trace(self._product(self.identity, letters)))
         if not self.spectrum:
             P = self._n_train

@@ -34,3 +34,12 @@ def log(a: np.ndarray) -> np.ndarray:
     for k in range(1, len(a)):
         out[k] = (k * a[k] - sum(i * out[i] * a[k - i] for i in range(1, k))) / (k * a[0])
     return out
+
+
+def exp(a: np.ndarray) -> np.ndarray:
+    """``exp(a)``, from ``(exp a)' = a' exp a`` term by term: ``k e_k = sum_{i=1..k} i a_i e_{k-i}``, ``e_0 = exp(a_0)``."""
+    out = np.zeros_like(a, dtype=float)
+    out[0] = np.exp(a[0])
+    for k in range(1, len(a)):
+        out[k] = sum(i * a[i] * out[k - i] for i in range(1, k + 1)) / k
+    return out

@@ -1,8 +1,12 @@
-"""An independent exact oracle: DESIGN section 8 (insertion patterns and their diagrams), evaluated densely.
+"""Independent exact oracles for the compiler.
 
-Every order and activation, placement by placement; slow (thousands of diagrams at order 2), so for
-tests on a few points only. Shares with the compiler only the read-out networks and the layer map's
-local Taylor coefficients; the copies' moments come from symbolic Taylor tables (``tables``).
+- ``pattern_series``: DESIGN section 8 (insertion patterns and their diagrams), evaluated densely. Every
+  order and activation, placement by placement; slow (thousands of diagrams at order 2), so for tests on a
+  few points only. Shares with the compiler only the read-out networks and the layer map's local Taylor
+  coefficients; the copies' moments come from symbolic Taylor tables (``tables``).
+- ``words.word_moments``: linear layer maps through the pull-back in the algebra of matrix words
+  (``word_algebra``), any number of points, orders 1-3; it does not use the rotation invariance that
+  the compiler's scale lowering rests on.
 """
 from __future__ import annotations
 

@@ -21,7 +21,6 @@ only closed words in ``A`` and ``K`` remain.
 from __future__ import annotations
 
 import itertools
-import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,8 +29,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..ir.words import Monomial, Word, canonical_word, part_of_degree, readout_words
-from ..runtime.layer_step import falling_factorial_weight, kept_orders, partitions_without_singletons
+from perturbo.ir.words import Monomial, Word, canonical_word, part_of_degree, readout_words
+from perturbo.runtime.layer_step import falling_factorial_weight, kept_orders, partitions_without_singletons
 
 HalfSlot = tuple[int, int, int]  # (word, letter position, side): side 0 = row index, 1 = column index
 
@@ -248,9 +247,6 @@ def moves(monomial: Monomial, lowest: int, order: int) -> list[Move]:
     return [Move(target, c, t, b, k) for (target, t, b, k), c in found.items()]
 
 
-_ARRAYS = ("degree", "source", "target", "coefficient", "noise", "blocks", "k_letters")
-
-
 class Transfer:
     """The pull-back map of one order, as arrays over the monomials reachable from the read-out."""
 
@@ -286,28 +282,6 @@ class Transfer:
         self.noise = np.array([r[2].noise for r in rows], dtype=np.intp)
         self.blocks = np.array([r[2].blocks for r in rows], dtype=np.intp)
         self.k_letters = np.array([r[2].k_letters for r in rows], dtype=np.intp)
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """The derived map as plain arrays for the disk cache (monomials and read-outs as JSON text)."""
-        outputs = {name: [[m, c.numerator, c.denominator] for m, c in poly.items()] for name, poly in self.outputs.items()}
-        return {"monomials": np.array(json.dumps(self.monomials)), "outputs": np.array(json.dumps(outputs)),
-                **{name: getattr(self, name) for name in _ARRAYS}}
-
-    @classmethod
-    def from_arrays(cls, order: int, arrays: dict[str, np.ndarray]) -> Transfer:
-        """The inverse of ``to_arrays``."""
-        def monomial(m: list) -> Monomial:
-            return tuple((left, tuple(letters), right) for left, letters, right in m)
-
-        self = cls.__new__(cls)
-        self.order = order
-        self.monomials = [monomial(m) for m in json.loads(str(arrays["monomials"]))]
-        self.index = {m: k for k, m in enumerate(self.monomials)}
-        self.outputs = {name: {monomial(m): Fraction(p, q) for m, p, q in rows}
-                        for name, rows in json.loads(str(arrays["outputs"])).items()}
-        for name in _ARRAYS:
-            setattr(self, name, np.asarray(arrays[name]))
-        return self
 
     def start(self, output: str) -> np.ndarray:
         """Coefficients ``(monomials, order + 1)`` of one read-out at ``eps^0``."""

@@ -1,6 +1,6 @@
-"""The word lowering: linear layer maps at any number of points.
+"""An independent check of the scale lowering: linear layer maps through the algebra of matrix words.
 
-For ``phi(t) = lambda t`` the pull-back of the read-out is a map on polynomials in matrix words
+It does not use rotation invariance: for ``phi(t) = lambda t`` the pull-back of the read-out is a map on polynomials in matrix words
 (``word_algebra``), derived once per order and independent of the data; the numbers per layer are
 powers of ``g = sigma_w2 lambda^2`` and the widths. What is left at layer 0 is a polynomial in
 closed words of ``A`` and ``K_L`` (traces and quadratic forms), evaluated here once each.
@@ -10,29 +10,20 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import sympy as sp
 
-from ..activation import t
-from ..backends import Moments, Problem
-from ..codegen import derivation_inputs
-from ..codegen.cache import load_derived_arrays
-from .readout import Closed, ReadoutOperands
+from perturbo.backends import Moments, Problem
+from perturbo.compiler.readout import Closed, ReadoutOperands
+from perturbo.compiler.scale import linear_slope
+
 from .word_algebra import Transfer
 
 FREE = {"z": "", "zm": "X", "zs": "XY"}
 
 
-def linear_slope(phi: sp.Expr) -> float | None:
-    """``lambda`` if ``phi(t) = lambda t``, else ``None``."""
-    poly = sp.Poly(phi, t)
-    return float(poly.coeff_monomial(t)) if poly.monoms() == [(1,)] else None
-
-
 @lru_cache(maxsize=8)
 def word_transfer(order: int) -> Transfer:
-    """The order's pull-back map, derived once and cached on disk (order 3: about a minute to derive)."""
-    inputs = derivation_inputs(t, sp.Integer(1), f"word transfer, order {order}")
-    return Transfer.from_arrays(order, load_derived_arrays("words", inputs, lambda: Transfer(order).to_arrays()))
+    """The order's pull-back map (order 3: about a minute to derive)."""
+    return Transfer(order)
 
 
 def word_moments(problem: Problem) -> Moments:
