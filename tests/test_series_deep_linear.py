@@ -52,6 +52,28 @@ def error_slopes(errors: list[float]) -> np.ndarray:
     return np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
 
 
+def assert_errors_fall_like_n_to_the_minus_k_plus_1(nets, X, y, X_test, beta, max_order, quantities):
+    """The order-K error against ``net.exact`` over width doublings: slope ``K + 1`` (-0.4, +0.6) at the widest
+    pair, and each order better than the one before at the widest network."""
+    errors = {k: {q: [] for q in quantities} for k in range(max_order + 1)}
+    for net in nets:
+        exact = net.exact(X, y, X_test, beta=beta)
+        ev = net.evidence(X, y, beta=beta, order=max_order)
+        pr = net.predict(X, y, X_test, beta=beta, order=max_order)
+        series = {"evidence": (ev.terms, exact.log_evidence), "mean": (pr.mean_terms[:, 0], exact.mean[0]),
+                  "var": (pr.var_terms[:, 0], exact.var[0])}
+        for k in range(max_order + 1):
+            for q in quantities:
+                terms, value = series[q]
+                errors[k][q].append(abs(terms[: k + 1].sum() - value))
+    for k in range(max_order + 1):
+        for q in quantities:
+            slopes = error_slopes(errors[k][q])
+            assert k + 1 - 0.4 < slopes[-1] < k + 1 + 0.6, (k, q, errors[k][q], slopes)
+            if k:
+                assert errors[k][q][-1] < errors[k - 1][q][-1], (k, q)
+
+
 @pytest.mark.parametrize(
     "beta, widths, seed",
     [(math.inf, (1, 1, 1), 0), (4.0, (1, 1, 1), 1), (math.inf, (1, 2, 1), 2), (1.5, (2, 1, 3), 3)],
@@ -59,48 +81,20 @@ def error_slopes(errors: list[float]) -> np.ndarray:
 )
 def test_order_k_error_falls_like_n_to_the_minus_k_plus_1(beta, widths, seed):
     X, y, X_test = make_data(P=2, N0=5, T=1, seed=seed)
-    max_order = 3
-    scales = (40, 80, 160)
-    errors = {k: {"evidence": [], "mean": [], "var": []} for k in range(max_order + 1)}
-    for n in scales:
-        net = ShapedMLP(depth=3, width=[n * c for c in widths], sigma_w2=0.9)
-        exact = net.exact(X, y, X_test, beta=beta)
-        ev = net.evidence(X, y, beta=beta, order=max_order)
-        pr = net.predict(X, y, X_test, beta=beta, order=max_order)
-        for k in range(max_order + 1):
-            errors[k]["evidence"].append(abs(ev.terms[: k + 1].sum() - exact.log_evidence))
-            errors[k]["mean"].append(abs(pr.mean_terms[: k + 1, 0].sum() - exact.mean[0]))
-            errors[k]["var"].append(abs(pr.var_terms[: k + 1, 0].sum() - exact.var[0]))
+    nets = [ShapedMLP(depth=3, width=[n * c for c in widths], sigma_w2=0.9) for n in (40, 80, 160)]
     quantities = ["evidence", "var"] if math.isinf(beta) else ["evidence", "mean", "var"]
-    for k in range(max_order + 1):
-        for q in quantities:
-            slopes = error_slopes(errors[k][q])
-            assert slopes[-1] > k + 1 - 0.4, (k, q, errors[k][q], slopes)
-            assert slopes[-1] < k + 1 + 0.6, (k, q, errors[k][q], slopes)
-            if k:  # each order improves on the one before at the largest width
-                assert errors[k][q][-1] < errors[k - 1][q][-1], (k, q)
+    assert_errors_fall_like_n_to_the_minus_k_plus_1(nets, X, y, X_test, beta, 3, quantities)
 
 
-@pytest.mark.parametrize("beta, max_order", [(math.inf, 4), (100.0, 4)])
-def test_order_k_error_falls_like_n_to_the_minus_k_plus_1_at_200_points(beta, max_order):
-    """The compiled scale lowering at P = 200 (widths well above L P so that the series converges); targets
-    drawn from the Gaussian process itself, so that the data are typical for the network."""
+@pytest.mark.parametrize("beta", [math.inf, 100.0])
+def test_order_k_error_falls_like_n_to_the_minus_k_plus_1_at_200_points(beta):
+    """Orders 0-4 through the compiled scale lowering at P = 200 (widths well above L P so that the series
+    converges); targets drawn from the Gaussian process itself, so that the data are typical for the network."""
     X, _, X_test = make_data(P=200, N0=240, T=2, seed=5)
     K = ShapedMLP(depth=3, width=1).kernels(X)[-1]
     y = np.linalg.cholesky(K + 1e-12 * np.eye(200)) @ np.random.default_rng(5).normal(size=200)
-    errors = {k: {"evidence": [], "var": []} for k in range(max_order + 1)}
-    for n in (3000, 6000, 12000):
-        net = ShapedMLP(depth=3, width=n)
-        exact = net.exact(X, y, X_test, beta=beta)
-        ev = net.evidence(X, y, beta=beta, order=max_order)
-        pr = net.predict(X, y, X_test, beta=beta, order=max_order)
-        for k in range(max_order + 1):
-            errors[k]["evidence"].append(abs(ev.terms[: k + 1].sum() - exact.log_evidence))
-            errors[k]["var"].append(abs(pr.var_terms[: k + 1, 0].sum() - exact.var[0]))
-    for k in range(max_order + 1):
-        for q, values in errors[k].items():
-            slopes = error_slopes(values)
-            assert k + 1 - 0.4 < slopes[-1] < k + 1 + 0.6, (k, q, values, slopes)
+    nets = [ShapedMLP(depth=3, width=n) for n in (3000, 6000, 12000)]
+    assert_errors_fall_like_n_to_the_minus_k_plus_1(nets, X, y, X_test, beta, 4, ["evidence", "var"])
 
 
 def test_a_tiny_psi_gives_the_linear_terms():

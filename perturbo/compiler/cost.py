@@ -16,8 +16,8 @@ import sympy as sp
 
 from ..backends import Problem
 from .layer_maps import LocalMap
-from .transfer import transfer_terms_for
 from .scale import linear_slope
+from .transfer import transfer_terms_for
 
 DENSE_MEMORY_LIMIT = 4e9
 """Bytes; a dense evaluation above this is refused with a clear message."""
