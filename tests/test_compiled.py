@@ -48,6 +48,20 @@ def test_compiled_equals_reference(depth, width, psi, activation, beta, first_or
     assert np.max(np.abs(fast_p.cov_terms[1] - slow_p.cov_terms[1])) <= 1e-10 * scale
 
 
+@pytest.mark.parametrize("psi, activation, beta", [(-0.6, None, 3.0), (0.0, "0.5*t**2 - 0.3*t**3", math.inf)])
+def test_second_order_covariance_equals_reference(psi, activation, beta):
+    """Order 2 with two test points: the full covariance (the reference runs the pair's own chain)."""
+    rng = np.random.default_rng(11)
+    X, y, X_test = rng.normal(size=(2, 6)) * 0.6, rng.normal(size=2), rng.normal(size=(2, 6)) * 0.6
+    net = ShapedMLP(depth=2, width=[40, 60], psi=psi, activation=activation)
+    fast = net.predict(X, y, X_test, beta=beta, order=2, backend="compiled")
+    slow = net.predict(X, y, X_test, beta=beta, order=2, backend="reference")
+    for k in (1, 2):
+        scale = np.max(np.abs(slow.cov_terms[k]))
+        assert np.max(np.abs(fast.cov_terms[k] - slow.cov_terms[k])) <= 1e-10 * scale
+        assert np.max(np.abs(fast.mean_terms[k] - slow.mean_terms[k])) <= 1e-10 * np.max(np.abs(slow.mean_terms[k])) + 1e-15
+
+
 def test_backend_names_are_checked():
     net = ShapedMLP(depth=2, width=30, psi=-0.3)
     with pytest.raises(ValueError, match="backend must be one of"):

@@ -132,7 +132,8 @@ def test_cumulant_transfer_reproduces_the_exact_wishart_chain(order):
 @pytest.mark.parametrize("activation", [CUBIC, NON_ODD, "0.3*t**5"])  # degrees 6-8: test_shaping_degrees
 @pytest.mark.parametrize("beta", [math.inf, 2.0])
 def test_factored_first_order_equals_the_dense_lowering(activation, beta):
-    pr = problem(activation, 3, [30, 50, 40], P=3, T=2, order=1, beta=beta)
+    """Depth 2, as in ``test_shaping_degrees`` and ``test_compiled``: the same generated modules (phi = t + p/L)."""
+    pr = problem(activation, 2, [30, 50], P=3, T=2, order=1, beta=beta)
     assert_same_moments(factored_moments(pr), dense_moments(pr))
 
 

@@ -1,4 +1,5 @@
-"""Compiled = reference for shaping polynomials of every degree from 1 to 8 (issue 14).
+"""Compiled = reference for shaping polynomials of every degree from 1 to 8 (issue 14), at order 1 through
+both first-order lowerings, and at order 2 against the exact multi-point Gram chain.
 
 The compiled first order once encoded derivative orders in one-digit operand names: from
 degree 5 on (ten derivatives per point) it returned wrong numbers or a ``KeyError``.
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from perturbo import ShapedMLP
+from perturbo.compiler import cost
 
 SHAPINGS = {
     1: "0.3*t",
@@ -29,9 +31,18 @@ def assert_corrections_equal(a: np.ndarray, b: np.ndarray) -> None:
     assert np.max(np.abs(a[1:] - b[1:])) <= tolerance
 
 
+LOWERINGS = [
+    pytest.param(lowering, degree, id=f"{lowering}-{degree}",
+                 marks=pytest.mark.slow if lowering == "factored" and degree >= 6 else ())
+    for lowering in ("factored", "dense") for degree in sorted(SHAPINGS)
+]
+"""The factored module of degree 6-8 takes 2-3 minutes to generate cold: slow; degree 5 (which failed) stays fast."""
+
+
 @pytest.mark.parametrize("beta", [2.0, math.inf], ids=["beta2", "zeroT"])
-@pytest.mark.parametrize("degree", sorted(SHAPINGS))
-def test_compiled_first_order_equals_reference_for_every_degree(degree, beta, first_order_lowering):
+@pytest.mark.parametrize("lowering, degree", LOWERINGS)
+def test_compiled_first_order_equals_reference_for_every_degree(lowering, degree, beta, monkeypatch):
+    monkeypatch.setattr(cost, "FACTORED_FROM_POINTS", 0 if lowering == "factored" else 10**9)
     rng = np.random.default_rng(degree)
     X, y, X_test = rng.normal(size=(2, 6)), rng.normal(size=2), rng.normal(size=(2, 6))
     X_test[1] = X[0]  # a test point equal to a training point
@@ -44,3 +55,24 @@ def test_compiled_first_order_equals_reference_for_every_degree(degree, beta, fi
     slow_p = net.predict(X, y, X_test, beta=beta, order=1, backend="reference")
     assert_corrections_equal(fast_p.mean_terms, slow_p.mean_terms)
     assert_corrections_equal(fast_p.cov_terms, slow_p.cov_terms)
+
+
+@pytest.mark.parametrize(
+    "degree", [d if d < 7 else pytest.param(d, marks=pytest.mark.slow) for d in sorted(SHAPINGS)]  # chain: 25-40 s
+)
+def test_second_order_equals_the_exact_gram_chain_for_every_degree(degree):
+    """Order 2 (compiled, dense lowering) against the exact multi-point Gram chain, two training points and a
+    test point; seen: 1e-15."""
+    from tests.test_gram_chain_exact import chain_terms
+
+    rng = np.random.default_rng(degree)
+    X, X_test = (0.6 * Z / np.linalg.norm(Z, axis=1, keepdims=True) * np.sqrt(6) for Z in (rng.normal(size=(2, 6)),
+                                                                                           rng.normal(size=(1, 6))))
+    y = rng.normal(size=2)
+    net = ShapedMLP(depth=2, width=[40, 60], activation=SHAPINGS[degree])
+    exact = chain_terms(net, X, y, X_test, 2.0, 2)
+    ev = net.evidence(X, y, beta=2.0, order=2)
+    pr = net.predict(X, y, X_test, beta=2.0, order=2)
+    np.testing.assert_allclose(ev.terms[1:], exact["log_evidence"][1:], rtol=1e-10)
+    np.testing.assert_allclose(pr.mean_terms[1:, 0], exact["mean"][1:], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(pr.var_terms[1:, 0], exact["var"][1:], rtol=1e-10)
