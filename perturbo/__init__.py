@@ -11,8 +11,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
+from .closed_forms import closed_form  # noqa: E402
 from .model import ShapedMLP  # noqa: E402  (the code generator reads __version__)
 from .runtime.kernel_flow import continuum_kernel  # noqa: E402
 from .verify import VerifyReport, verify  # noqa: E402
 
-__all__ = ["ShapedMLP", "VerifyReport", "continuum_kernel", "verify", "__version__"]
+__all__ = ["ShapedMLP", "VerifyReport", "closed_form", "continuum_kernel", "verify", "__version__"]
