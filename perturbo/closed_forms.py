@@ -27,7 +27,7 @@ QUANTITIES = ("log_evidence", "mean", "var")
 
 eps = sp.Symbol("epsilon")  # grades the width power sums: p_a carries eps^a
 delta = sp.Symbol("delta")
-P, L, N, r, v0, m0, kxx = sp.symbols("P L N r v0 m0 kxx", positive=True)
+P, L, r, v0, m0, kxx = sp.symbols("P L r v0 m0 kxx", positive=True)
 
 
 def t(m: int) -> sp.Symbol:
