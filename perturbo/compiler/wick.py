@@ -129,6 +129,51 @@ def moment_tensor(K, coefficients, degrees, out):
 
 
 @njit(cache=True)
+def scatter_permutations(idx, powers, value, out, perm, c):
+    """``out[flat(pi(idx))] = value`` for every permutation ``pi`` of the positions (Heap's algorithm; repeated
+    points rewrite the same entry). ``perm`` and ``c`` are scratch arrays of ``len(idx)``."""
+    n = len(idx)
+    for k in range(n):
+        perm[k] = idx[k]
+        c[k] = 0
+    flat = 0
+    for k in range(n):
+        flat += perm[k] * powers[k]
+    out[flat] = value
+    i = 0
+    while i < n:
+        if c[i] < i:
+            if i % 2 == 0:
+                perm[0], perm[i] = perm[i], perm[0]
+            else:
+                perm[c[i]], perm[i] = perm[i], perm[c[i]]
+            flat = 0
+            for k in range(n):
+                flat += perm[k] * powers[k]
+            out[flat] = value
+            c[i] += 1
+            i = 0
+        else:
+            c[i] = 0
+            i += 1
+
+
+@njit(cache=True)
+def next_multiset(idx, M):
+    """Advance ``idx`` to the next non-decreasing tuple of points below ``M``; ``False`` after the last."""
+    n = len(idx)
+    k = n - 1
+    while k >= 0 and idx[k] == M - 1:
+        k -= 1
+    if k < 0:
+        return False
+    idx[k] += 1
+    for j in range(k + 1, n):
+        idx[j] = idx[k]
+    return True
+
+
+@njit(cache=True)
 def symmetric_moment_tensor(K, coefficients, degree, n, out):
     """As ``moment_tensor`` with the same polynomial at every slot: one evaluation per multiset of points."""
     M = K.shape[0]
@@ -145,35 +190,6 @@ def symmetric_moment_tensor(K, coefficients, degree, n, out):
     c = np.zeros(n, np.int64)
     while True:
         d, C = distinct_points(idx, K, scratch)
-        value = product_expectation(C, scratch.copy(), coefficient_rows, degrees)
-        for k in range(n):
-            perm[k] = idx[k]
-            c[k] = 0
-        flat = 0
-        for k in range(n):
-            flat += perm[k] * powers[k]
-        out[flat] = value
-        i = 0
-        while i < n:  # Heap's algorithm: every permutation of the positions
-            if c[i] < i:
-                if i % 2 == 0:
-                    perm[0], perm[i] = perm[i], perm[0]
-                else:
-                    perm[c[i]], perm[i] = perm[i], perm[c[i]]
-                flat = 0
-                for k in range(n):
-                    flat += perm[k] * powers[k]
-                out[flat] = value
-                c[i] += 1
-                i = 0
-            else:
-                c[i] = 0
-                i += 1
-        k = n - 1
-        while k >= 0 and idx[k] == M - 1:
-            k -= 1
-        if k < 0:
+        scatter_permutations(idx, powers, product_expectation(C, scratch.copy(), coefficient_rows, degrees), out, perm, c)
+        if not next_multiset(idx, M):
             return
-        idx[k] += 1
-        for j in range(k + 1, n):
-            idx[j] = idx[k]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from perturbo.compiler.wick import next_multiset, scatter_permutations
+
 
 @njit(cache=True)
 def _local_values(K, idx, pair_p, pair_q, local):
@@ -48,7 +50,8 @@ def polynomial_on_tuples(K, n_labels, pair_p, pair_q, factors, values, out):
 
 @njit(cache=True)
 def symmetric_polynomial_on_tuples(K, n_labels, pair_p, pair_q, factors, values, out):
-    """As ``polynomial_on_tuples`` for a polynomial symmetric in its labels: one evaluation per multiset."""
+    """As ``polynomial_on_tuples`` for a polynomial symmetric in its labels: one evaluation per multiset (the
+    index bookkeeping of ``perturbo.compiler.wick``; the values are this module's own)."""
     M = K.shape[0]
     idx = np.zeros(n_labels, np.int64)
     local = np.ones(len(pair_p) + 1)
@@ -56,39 +59,9 @@ def symmetric_polynomial_on_tuples(K, n_labels, pair_p, pair_q, factors, values,
     for k in range(n_labels - 2, -1, -1):
         powers[k] = powers[k + 1] * M
     perm = np.zeros(n_labels, np.int64)
+    c = np.zeros(n_labels, np.int64)
     while True:
         _local_values(K, idx, pair_p, pair_q, local)
-        value = _table_value(local, factors, values)
-        # every distinct permutation of idx (Heap's algorithm over positions; duplicates rewrite the same value)
-        for k in range(n_labels):
-            perm[k] = idx[k]
-        c = np.zeros(n_labels, np.int64)
-        flat = 0
-        for k in range(n_labels):
-            flat += perm[k] * powers[k]
-        out[flat] = value
-        i = 0
-        while i < n_labels:
-            if c[i] < i:
-                if i % 2 == 0:
-                    perm[0], perm[i] = perm[i], perm[0]
-                else:
-                    perm[c[i]], perm[i] = perm[i], perm[c[i]]
-                flat = 0
-                for k in range(n_labels):
-                    flat += perm[k] * powers[k]
-                out[flat] = value
-                c[i] += 1
-                i = 0
-            else:
-                c[i] = 0
-                i += 1
-        # next non-decreasing tuple
-        k = n_labels - 1
-        while k >= 0 and idx[k] == M - 1:
-            k -= 1
-        if k < 0:
+        scatter_permutations(idx, powers, _table_value(local, factors, values), out, perm, c)
+        if not next_multiset(idx, M):
             return
-        idx[k] += 1
-        for j in range(k + 1, n_labels):
-            idx[j] = idx[k]
