@@ -18,8 +18,6 @@ from __future__ import annotations
 import logging
 import warnings
 
-import numpy as np
-
 from ..backends import Moments, Problem
 from .cost import Plan, plan
 

@@ -56,12 +56,6 @@ class LocalMap:
         return tuple(sorted(b for b in self.coefficients if sum(b) >= 2))
 
     @cached_property
-    def is_linear(self) -> bool:
-        """``m(S) = c S``: no curvature, no diagonal coupling, a constant slope."""
-        return not self.curvatures and (1, 0, 0) not in self.coefficients and (0, 1, 0) not in self.coefficients \
-            and self.coefficients.get((0, 0, 1), sp.Integer(0)).is_number
-
-    @cached_property
     def _numeric(self):
         return {beta: sp.lambdify(VARIABLES, e, modules="numpy") for beta, e in self.coefficients.items()}
 

@@ -46,8 +46,7 @@ def pattern_series(
         out[name][0] = sum(contract_readout(net, operands, []) for net in readout_networks(0, 2 * order)[name])
     accumulated: dict[int, np.ndarray] = {}
     for pattern in patterns(order):
-        lower = [sum(pattern.groups[g][:0]) for g in range(len(pattern.groups))]
-        inputs = {a: moments.inputs(a, pattern.noise_factors - a) for a in set(pattern.groups[0]) | {a for g in pattern.groups for a in g}}
+        inputs = {a: moments.inputs(a, pattern.noise_factors - a) for a in {a for g in pattern.groups for a in g}}
         for letters in range(1, pattern.noise_factors + 1):
             for diagram in diagrams(pattern, letters, local_map.curvatures, inputs):
                 for group_layers in placements(pattern, depth):

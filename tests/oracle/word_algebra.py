@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
 
-from perturbo.ir.words import Monomial, Word, canonical_word, part_of_degree, readout_words
+from perturbo.ir.words import Monomial, Word, readout_words
 from perturbo.runtime.layer_step import falling_factorial_weight, kept_orders, partitions_without_singletons
 
 HalfSlot = tuple[int, int, int]  # (word, letter position, side): side 0 = row index, 1 = column index
