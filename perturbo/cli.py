@@ -28,6 +28,7 @@ perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped 
   perturbo evaluate --data FILE      log evidence and posterior predictive to --order K
   perturbo check --data FILE         the series against Monte Carlo over finite networks
   perturbo derive --order K          write the derived expansion to derivations/
+  perturbo derive --order K --network linear   the deep linear closed forms (P symbolic)
   perturbo cost --order K            what an exact evaluation costs against the number of points
   perturbo verify "FORMULA"          check a hand-derived term (exit 0 if it holds, 1 if not)
   perturbo plot convergence          error of orders 0..K against width, log-log (PNG or PDF)
@@ -129,9 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--order", type=int, default=1, help=f"highest order in 1/N, 0..{MAX_ORDER} (default 1)")
 
     derive = commands.add_parser("derive", help="derive the expansion to an order and write it to derivations/")
-    derive.add_argument("--order", type=int, required=True, help="order in 1/n (>= 1)")
+    derive.add_argument("--order", type=int, help="order in 1/n (>= 1)")
     derive.add_argument("--activation", help="shaping polynomial p(t) with numeric coefficients (default psi t^3/3)")
+    derive.add_argument("--network", choices=["shaped", "linear"], default="shaped",
+                        help="linear: the deep linear closed forms, P and the data invariants symbolic (orders 1-4)")
+    derive.add_argument("--temperature", choices=["zero", "finite", "both"], default="both",
+                        help="deep linear: which temperatures (default both; finite order 4 takes about 5 minutes)")
     derive.add_argument("--out", default="derivations", help="output folder (default derivations/)")
+    derive.add_argument("--guide", metavar="GUIDE",
+                        help="instead: rewrite the derived-results part of this guide file from the output folder")
 
     cost = commands.add_parser("cost", help="the compiler's plan and estimate against the number of points")
     cost.add_argument("--order", type=int, required=True, help=f"order in 1/n, 1..{MAX_ORDER}")
@@ -153,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--activation", help="shaping polynomial p(t) (overrides --psi)")
     verify.add_argument("--beta", type=_beta, default=math.inf, help="inverse temperature (default inf)")
     verify.add_argument("--trials", type=int, default=12, help="random networks and datasets (default 12)")
+    verify.add_argument("--method", choices=["auto", "symbolic", "random"], default="auto",
+                        help="symbolic: exact, against the deep linear closed forms; random: identity testing; "
+                        "auto (default): symbolic when the candidate is in the closed forms' invariants")
 
     check = commands.add_parser("check", help="compare the series with Monte Carlo over finite networks")
     _add_model_arguments(check)
@@ -291,8 +301,26 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 def cmd_derive(args: argparse.Namespace) -> None:
     from .derive import derive
+    from .derived_results import update_guide, write_deep_linear
 
-    for path in derive(args.order, args.activation, args.out):
+    if args.guide:
+        changed = update_guide(args.guide, args.out)
+        print(f"{'updated' if changed else 'unchanged'}: {args.guide}")
+        return
+    if args.order is None:
+        raise ValueError("derive needs --order K (or --guide GUIDE)")
+    if args.network == "shaped":
+        for path in derive(args.order, args.activation, args.out):
+            print(f"wrote {path}")
+        return
+    if args.activation:
+        raise ValueError("--activation is for --network shaped; the linear network has none")
+    temperatures = ("zero", "finite") if args.temperature == "both" else (args.temperature,)
+    paths, terms = write_deep_linear(args.order, args.out, temperatures)
+    for (quantity, temperature, widths), expr in terms.items():
+        if temperature == "zero" and widths == "equal":
+            print(f"{quantity}, beta = inf, coefficient of 1/N^{args.order}: {expr}")
+    for path in paths:
         print(f"wrote {path}")
 
 
@@ -326,7 +354,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
     report = verify(args.candidate, quantity=args.quantity, order=args.order, psi=args.psi, beta=args.beta,
-                    activation=args.activation, trials=args.trials)
+                    activation=args.activation, trials=args.trials, method=args.method)
     print(("HOLDS: " if report.holds else "DOES NOT HOLD: ") + report.detail)
     print(f"method: {report.method}")
     return 0 if report.holds else 1

@@ -24,6 +24,7 @@ from sympy import QQ
 from sympy.polys.rings import ring
 
 QUANTITIES = ("log_evidence", "mean", "var")
+LARGEST_ORDER = 4
 
 eps = sp.Symbol("epsilon")  # grades the width power sums: p_a carries eps^a
 delta = sp.Symbol("delta")
@@ -31,23 +32,31 @@ P, L, r, v0, m0, kxx = sp.symbols("P L r v0 m0 kxx", positive=True)
 
 
 def t(m: int) -> sp.Symbol:
-    return sp.Symbol(f"t_{m}")
+    return sp.Symbol(f"t{m}")
 
 
 def q(m: int) -> sp.Symbol:
-    return sp.Symbol(f"q_{m}")
+    return sp.Symbol(f"q{m}")
 
 
 def e(m: int) -> sp.Symbol:
-    return sp.Symbol(f"e_{m}")
+    return sp.Symbol(f"e{m}")
 
 
 def f(m: int) -> sp.Symbol:
-    return sp.Symbol(f"f_{m}")
+    return sp.Symbol(f"f{m}")
 
 
 def p(a: int) -> sp.Symbol:
-    return sp.Symbol(f"p_{a}", positive=True)
+    return sp.Symbol(f"p{a}", positive=True)
+
+
+def symbol_table(order: int) -> dict[str, sp.Symbol]:
+    """Every symbol a closed form of order ``<= order`` can hold, by name (for parsing them back)."""
+    J = 2 * order
+    symbols = [P, L, r, v0, m0, kxx] + [p(a) for a in range(1, order + 1)]
+    symbols += [s for m in range(J + 1) for s in (t(m), q(m), e(m), f(m))]
+    return {str(s): s for s in symbols}
 
 
 class _Ring:
@@ -149,15 +158,24 @@ def _series(quantity: str, order: int, zero_temperature: bool) -> sp.Expr:
 
 def closed_form(quantity: str, order: int, beta: float | str = math.inf, widths: str = "equal") -> sp.Expr:
     """The coefficient of ``1/N^order`` (``widths="equal"``: a polynomial in ``L``, ``P`` and the invariants) or
-    the order-``order`` term in the width power sums ``p_a = sum_l N_l^-a`` (``widths="per-layer"``).
+    the order-``order`` term in the width power sums (``widths="per-layer"``).
 
-    ``beta``: ``math.inf`` (invariants ``P``, ``r``, ``m0``, ``v0``) or ``"finite"`` (``t_m``, ``q_m``, ``e_m``,
-    ``f_m``, ``kxx``; module docstring).
+    Symbols (SymPy names), for the training points and one test point with kernel column ``k``:
+
+    - ``P`` training points, ``L`` depth; ``beta=math.inf``: ``r = y^T K^-1 y``, ``v0`` the GP variance
+      ``kxx - k^T K^-1 k`` (the mean has no corrections: ``closed_form("mean", K) == 0``);
+    - ``beta="finite"``: ``t1, t2, ...`` (``t_m = tr W^m``), ``q1, q2, ...`` (``q_m = y^T A W^m y``),
+      ``e0, e1, ...`` (``e_m = k^T A W^m y``; ``e0`` the GP mean), ``f0, f1, ...`` (``f_m = k^T A W^m k``)
+      and ``kxx``, with ``A = (K + (P/beta) I)^-1`` and ``W = K A``;
+    - ``widths="per-layer"``: ``p1, p2, ...`` (``p_a = sum_l N_l^-a``; e.g.
+      ``sum_{l<l'} 1/(N_l N_l') = (p1^2 - p2)/2``), in place of ``L/N^a``.
+
+    ``ValueError`` for a quantity, order (1-4), ``beta`` or ``widths`` it cannot give.
     """
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}, got {quantity!r}")
-    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= 4:
-        raise ValueError(f"order must be an integer from 1 to 4, got {order!r}")
+    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= LARGEST_ORDER:
+        raise ValueError(f"order must be an integer from 1 to {LARGEST_ORDER}, got {order!r}")
     if beta != "finite" and not (isinstance(beta, float) and math.isinf(beta) and beta > 0):
         raise ValueError(f"beta must be math.inf or 'finite', got {beta!r}")
     if widths not in ("equal", "per-layer"):

@@ -9,15 +9,25 @@ variance at one test point:
   widths are then drawn unequal;
 - a callable ``(X, y, X_test, net, beta) -> value``: the whole term, ``1/N^order`` included.
 
-The decision is by randomised identity testing: depth, width, data (and the number of
-points) are drawn at random, unless pinned, the engine evaluates the term, and the
-candidate must agree within ``rtol`` on every draw. The engine's own accuracy at these
-sizes is about 1e-12 relative. It is checked against exact answers in the test suite.
+Two ways to decide (``method``):
+
+- ``"symbolic"``: for the deep linear network (``psi = 0``, no ``activation``), a candidate written in
+  the closed forms' invariants (``P``, ``L``, ``r``, ``v0``, ``m0``, ``kxx``; at finite ``beta``
+  ``t1, t2, ...``, ``q1, ...``, ``e0, ...``, ``f0, ...``; per-layer widths as ``sum_l(N_l**-a)``) is
+  compared with ``perturbo.closed_form`` exactly: it holds iff the simplified difference is 0, and the
+  report shows that difference (and a numerical counterexample) when it is not.
+- ``"random"``: randomised identity testing. Depth, width, data (and the number of points) are drawn at
+  random, unless pinned, the engine evaluates the term, and the candidate must agree within ``rtol`` on
+  every draw. The engine's own accuracy at these sizes is about 1e-12 relative; it is checked against
+  exact answers in the test suite.
+
+``"auto"`` (the default) decides symbolically when it can and by random testing otherwise.
 """
 from __future__ import annotations
 
 import ast
 import math
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from . import closed_forms
 from .model import MAX_ORDER, ShapedMLP
 from .runtime.gp_posterior import noise_variance
 from .validation import check_beta, check_count, check_order
@@ -47,6 +58,15 @@ VOCABULARY = {
     "k": "kernel between the training points and the test point (vector)",
     "kxx": "kernel at the test point",
 }
+INDEXED = {
+    "t": "t1, t2, ...: t_m = tr W^m",
+    "q": "q0, q1, ...: q_m = y^T A W^m y",
+    "e": "e0, e1, ...: e_m = k^T A W^m y",
+    "f": "f0, f1, ...: f_m = k^T A W^m k",
+}
+"""Indexed invariants (``m`` up to ``LARGEST_POWER``), the symbols of ``perturbo.closed_form`` at finite ``beta``."""
+LARGEST_POWER = 16
+_INDEXED_NAME = re.compile(r"([tqef])(\d{1,2})$")
 FUNCTIONS = {"tr": np.trace, "sqrt": np.sqrt, "log": np.log, "exp": np.exp, "sum_l": np.sum}
 CONSTANTS = {"pi": math.pi}
 QUANTITIES = ("log_evidence", "mean", "var")
@@ -81,8 +101,11 @@ def compile_candidate(candidate: str | sp.Expr) -> tuple[Callable[[dict], float]
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
             raise ValueError(f"candidate {text!r} uses {type(node).__name__}, which is not allowed")
-        if isinstance(node, ast.Name) and node.id not in known:
-            raise ValueError(f"candidate {text!r} uses {node.id!r}; known names: {', '.join(sorted(known))}")
+        if isinstance(node, ast.Name) and node.id not in known and not _indexed(node.id):
+            raise ValueError(
+                f"candidate {text!r} uses {node.id!r}; known names: {', '.join(sorted(known))}, "
+                f"and {'; '.join(INDEXED.values())} (m <= {LARGEST_POWER})"
+            )
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
             raise ValueError(f"candidate {text!r}: only {', '.join(FUNCTIONS)} may be called")
     code = compile(tree, "<candidate>", "eval")
@@ -101,6 +124,62 @@ def compile_candidate(candidate: str | sp.Expr) -> tuple[Callable[[dict], float]
         return float(value)
 
     return evaluate, names
+
+
+def _indexed(name: str) -> bool:
+    match = _INDEXED_NAME.match(name)
+    return bool(match) and int(match.group(2)) <= LARGEST_POWER
+
+
+SYMBOLIC_NAMES = {"zero": {"P", "L", "r", "v0", "m0", "kxx"}, "finite": {"P", "L", "kxx"}}
+"""Names a symbolic decision can use (besides the indexed invariants, and ``N_l`` inside ``sum_l``)."""
+
+
+def symbolic_form(candidate: str | sp.Expr, order: int, beta: float) -> tuple[sp.Expr, str] | str:
+    """The candidate in ``closed_form``'s symbols and which widths it is for, or why it cannot be decided symbolically."""
+    _, names = compile_candidate(candidate)  # the same checks as for evaluation
+    text = str(candidate).replace("^", "**") if isinstance(candidate, str) else sp.sstr(candidate)
+    temperature = "zero" if math.isinf(beta) else "finite"
+    outside = {n for n in names - SYMBOLIC_NAMES[temperature] - {"N_l", "sum_l", "sqrt", "log", "exp", "pi"}
+               if not _indexed(n)}
+    if outside:
+        return f"it uses {', '.join(sorted(outside))}, not closed-form invariants at {temperature} temperature"
+    N_l, sum_l = sp.Symbol("N_l", positive=True), sp.Function("sum_l")
+    table = closed_forms.symbol_table(LARGEST_POWER) | {"N_l": N_l, "sum_l": sum_l, "pi": sp.pi}
+    expr = sp.parse_expr(text, local_dict=table)
+    unknown: list[str] = []
+
+    def layer_sum(argument: sp.Expr) -> sp.Expr:
+        out = sp.Integer(0)
+        for term in sp.Add.make_args(sp.expand(argument)):
+            coefficient, power = term.as_coeff_exponent(N_l)
+            if coefficient.has(N_l) or not (power.is_integer and power <= 0):
+                unknown.append(str(term))
+                return sp.Integer(0)
+            out += coefficient * (closed_forms.L if power == 0 else closed_forms.p(-int(power)))
+        return out
+
+    expr = expr.replace(sum_l, layer_sum)
+    if unknown or expr.has(N_l):
+        return f"its layer sums ({', '.join(unknown) or 'N_l outside sum_l'}) are not power sums of 1/N_l"
+    values = {closed_forms.t(0): closed_forms.P}
+    if temperature == "zero":  # W = I: t_m = P, q_m = r, e_m = m0, f_m = kxx - v0
+        for m in range(LARGEST_POWER + 1):
+            values |= {closed_forms.t(m): closed_forms.P, closed_forms.q(m): closed_forms.r,
+                       closed_forms.e(m): closed_forms.m0, closed_forms.f(m): closed_forms.kxx - closed_forms.v0}
+    return expr.subs(values), "per-layer" if "N_l" in names else "equal"
+
+
+def _decide_symbolically(form: tuple[sp.Expr, str], quantity: str, order: int, beta: float,
+                         depth: int | None) -> tuple[bool, str]:
+    expr, widths = form
+    truth = closed_forms.closed_form(quantity, order, math.inf if math.isinf(beta) else "finite", widths)
+    if depth is not None:
+        truth, expr = truth.subs(closed_forms.L, depth), expr.subs(closed_forms.L, depth)
+    difference = sp.expand(expr - truth)
+    if difference != 0:
+        difference = sp.factor(sp.simplify(difference))
+    return difference == 0, f"candidate - closed_form({quantity!r}, {order}, widths={widths!r}) = {difference}"
 
 
 ENGINE_ROUNDOFF = 1e-12
@@ -137,11 +216,16 @@ def _invariants(net: ShapedMLP, X, y, X_test, beta: float) -> dict:
     P = len(y)
     K, k, kxx = K_all[:P, :P], K_all[:P, P], K_all[P, P]
     A = np.linalg.inv(K + noise_variance(P, beta) * np.eye(P))
-    return {
+    W = K @ A
+    powers = [np.linalg.matrix_power(W, m) for m in range(LARGEST_POWER + 1)]
+    indexed = {}
+    for m, Wm in enumerate(powers):
+        indexed |= {f"t{m}": np.trace(Wm), f"q{m}": y @ A @ Wm @ y, f"e{m}": k @ A @ Wm @ y, f"f{m}": k @ A @ Wm @ k}
+    return indexed | {
         "P": P, "L": net.depth, "N": net.widths[0], "beta": beta, "psi": net.psi, "sigma_w2": net.sigma_w2,
         "N_l": np.array(net.widths, dtype=float),
         "r": float(y @ np.linalg.solve(K, y)), "v0": float(kxx - k @ A @ k), "m0": float(k @ A @ y),
-        "K": K, "A": A, "W": K @ A, "y": y, "k": k, "kxx": float(kxx),
+        "K": K, "A": A, "W": W, "y": y, "k": k, "kxx": float(kxx),
     }
 
 
@@ -160,8 +244,15 @@ def verify(
     trials: int = 12,
     rtol: float = 1e-7,
     seed: int = 0,
+    method: str = "auto",
 ) -> VerifyReport:
-    """Does ``candidate`` equal the engine's order-``order`` term of ``quantity``? (module docstring)"""
+    """Does ``candidate`` equal the engine's order-``order`` term of ``quantity``? (module docstring)
+
+    ``method``: ``"auto"``, ``"symbolic"`` (``ValueError`` saying why when the candidate is not in the
+    closed forms' invariants) or ``"random"``.
+    """
+    if method not in ("auto", "symbolic", "random"):
+        raise ValueError(f"method must be 'auto', 'symbolic' or 'random', got {method!r}")
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity must be one of {QUANTITIES}, got {quantity!r}")
     order = check_order(order, MAX_ORDER)
@@ -175,6 +266,23 @@ def verify(
         evaluate, names = None, set()
     else:
         evaluate, names = compile_candidate(candidate)
+    symbolic = None
+    if method != "random":
+        if evaluate is None:
+            reason = "it is a callable"
+        elif psi != 0 or activation is not None:
+            reason = "the network is shaped (closed forms exist for the deep linear network, psi = 0)"
+        elif order > closed_forms.LARGEST_ORDER:
+            reason = f"closed forms go to order {closed_forms.LARGEST_ORDER}"
+        else:
+            reason = symbolic_form(candidate, order, beta)
+        if isinstance(reason, str) and method == "symbolic":
+            raise ValueError(f"cannot decide symbolically: {reason}; use method='random'")
+        if not isinstance(reason, str):
+            symbolic = _decide_symbolically(reason, quantity, order, beta, depth)
+            if symbolic[0]:
+                return VerifyReport(True, f"{quantity}, order {order}, beta = {beta}: {symbolic[1]}",
+                                    "symbolic: exact comparison with perturbo.closed_form", 0.0, None)
     per_layer = "N_l" in names
     rng = np.random.default_rng(seed)
     worst, worst_case = 0.0, None
@@ -198,11 +306,15 @@ def verify(
             worst = discrepancy
             worst_case = {"depth": L, "width": N, "P": P, "N0": N0, "candidate": value, "engine": truth}
     holds = worst <= rtol
-    method = f"randomised identity testing: {trials} random networks and datasets against the order-{order} engine"
+    how = f"randomised identity testing: {trials} random networks and datasets against the order-{order} engine"
     detail = (
         f"{quantity}, order {order}, psi = {psi}, beta = {beta}: largest relative discrepancy {worst:.3g} "
         f"(tolerance {rtol:g})"
     )
+    if symbolic is not None:  # it does not hold: the difference decides, the draws give a counterexample
+        holds = False
+        how = "symbolic: exact comparison with perturbo.closed_form (counterexample by random testing)"
+        detail = f"{quantity}, order {order}, beta = {beta}: {symbolic[1]}; largest relative discrepancy {worst:.3g}"
     if not holds:
         detail += f"; counterexample: {worst_case}"
-    return VerifyReport(holds, detail, method, worst, None if holds else worst_case)
+    return VerifyReport(holds, detail, how, worst, None if holds else worst_case)

@@ -24,8 +24,8 @@ def test_zero_temperature_closed_forms_equal_the_series_from_the_cumulants_of_lo
     assert closed_form("mean", order) == 0  # derived: at beta = inf the mean does not depend on the scale s
 
 
-def test_orders_one_and_two_are_the_guides_table():
-    """``docs/guide.md`` section 5 (hand derivations in ``derivations/hand/``)."""
+def test_orders_one_and_two_are_the_hand_derivations():
+    """The hand derivations of orders 1 and 2 (``derivations/hand/``)."""
     assert sp.expand(closed_form("log_evidence", 1) - L * ((r - P) ** 2 / 4 - r + P / 2)) == 0
     assert sp.expand(closed_form("var", 1) - L * v0 * (r - P)) == 0
     second = -L * (3 * L * P**2 * r - 6 * L * P * r**2 + 12 * L * P * r + 3 * L * r**3 - 15 * L * r**2 + 12 * L * r

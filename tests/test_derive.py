@@ -51,3 +51,55 @@ def test_cli_derive_writes_files_and_rejects_bad_orders(tmp_path, capsys):
     assert (tmp_path / "cubic" / "order_1.md").is_file()
     assert main(["derive", "--order", "0", "--out", str(tmp_path)]) == 2
     assert "order must be an integer from 1 to" in capsys.readouterr().err
+
+
+def test_committed_deep_linear_closed_forms_are_current(tmp_path):
+    """``derivations/deep_linear/order_K.{md,json}`` re-derived with the temperatures each file records."""
+    from perturbo.derived_results import read_deep_linear, write_deep_linear
+
+    committed = sorted((COMMITTED / "deep_linear").glob("order_*.json"))
+    assert [p.name for p in committed] == [f"order_{k}.json" for k in (1, 2, 3, 4)]
+    for path in committed:
+        data = json.loads(path.read_text())
+        fresh, terms = write_deep_linear(data["order"], tmp_path, tuple(data["temperatures"]))
+        for new in fresh:
+            assert new.read_text() == (path.parent / new.name).read_text(), f"re-run perturbo derive: {new.name}"
+        assert read_deep_linear(path) == terms  # the JSON reads back to the same SymPy expressions
+    assert json.loads((COMMITTED / "deep_linear" / "order_3.json").read_text())["temperatures"] == ["zero", "finite"]
+
+
+def test_guide_table_is_generated_from_the_committed_derivations():
+    from perturbo.derived_results import guide_section
+
+    guide = (COMMITTED.parent / "docs" / "guide.md").read_text()
+    assert guide_section(COMMITTED) in guide, "re-run perturbo derive --guide docs/guide.md"
+
+
+def test_derive_linear_prints_the_hand_derived_second_order(capsys, tmp_path):
+    """Acceptance: the zero-temperature order-2 log evidence, a polynomial in P, r, L, equals the hand result."""
+    import time
+
+    from perturbo.closed_forms import L as depth, P, r
+    from tests.test_hand_derivations import verify_block
+
+    start = time.perf_counter()
+    assert main(["derive", "--order", "2", "--network", "linear", "--out", str(tmp_path)]) == 0
+    assert time.perf_counter() - start < 60
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("log_evidence, beta = inf"))
+    printed = sp.parse_expr(line.split(": ", 1)[1], local_dict={"P": P, "r": r, "L": depth})
+    hand = verify_block("deep_linear_order2_zero_temperature.md")["candidate"]
+    assert sp.expand(printed - sp.parse_expr(hand, local_dict={"P": P, "r": r, "L": depth})) == 0
+    assert (tmp_path / "deep_linear" / "order_2.md").is_file()
+
+
+def test_derive_linear_rejects_what_it_cannot_do(capsys, tmp_path):
+    assert main(["derive", "--order", "5", "--network", "linear", "--out", str(tmp_path)]) == 2
+    assert "order must be an integer from 1 to 4" in capsys.readouterr().err
+    assert main(["derive", "--order", "1", "--network", "linear", "--activation", "t**3", "--out", str(tmp_path)]) == 2
+    assert "--activation is for --network shaped" in capsys.readouterr().err
+    assert main(["derive", "--out", str(tmp_path)]) == 2
+    assert "derive needs --order" in capsys.readouterr().err
+    guide = tmp_path / "guide.md"
+    guide.write_text("no markers here\n")
+    assert main(["derive", "--guide", str(guide), "--out", str(COMMITTED)]) == 2
+    assert "needs one line" in capsys.readouterr().err and guide.read_text() == "no markers here\n"

@@ -98,3 +98,55 @@ def test_an_exactly_zero_term_holds(order):
     assert verify("0", quantity="mean", order=order, beta=math.inf).holds
     assert not verify("0", quantity="mean", order=order, beta=3.0).holds  # at finite beta it is corrected
     assert not verify("v0*L", quantity="mean", order=order, beta=math.inf).holds
+
+
+HAND_ORDER2 = ("-L*(3*L*P**2*r - 6*L*P*r**2 + 12*L*P*r + 3*L*r**3 - 15*L*r**2 + 12*L*r - P**3 + 3*P**2*r - 3*P**2"
+               " - 3*P*r**2 + 12*P*r - 2*P + r**3 - 9*r**2 + 12*r)/12")
+
+
+def test_symbolic_decisions_in_the_closed_forms_invariants():
+    """Deep linear candidates in P, L, r, v0 (zero temperature) or t_m, q_m (finite) are decided exactly."""
+    report = verify(HAND_ORDER2, order=2)
+    assert report.holds and report.method.startswith("symbolic") and report.detail.endswith("= 0")
+    wrong = verify(HAND_ORDER2 + " + L*P/7", order=2)
+    assert not wrong.holds and "= L*P/7" in wrong.detail and wrong.counterexample is not None
+    finite = "L*((q1 - t1)**2/4 - q2 + t2/2)"  # the guide's finite-temperature order 1, tr(W^2)/2 - ...
+    assert verify(finite, beta=2.0, method="symbolic").holds
+    assert verify(finite, beta=2.0, method="random").holds  # the same invariants, evaluated on data
+    assert not verify(finite.replace("q2", "q1"), beta=2.0, method="symbolic").holds
+    # at zero temperature W = I, so the finite-temperature formula becomes the zero-temperature one
+    assert verify(finite, beta=math.inf, method="symbolic").holds
+
+
+def test_symbolic_decisions_with_per_layer_widths():
+    """``sum_l(N_l**-a)`` are the power sums; order 2 has ``sum_{l<l'} 1/(N_l N_l')`` = (p1^2 - p2)/2."""
+    import sympy as sp
+
+    from perturbo import closed_form
+    from perturbo.closed_forms import p
+
+    term = closed_form("var", 2, widths="per-layer")
+    text = sp.sstr(term.subs({p(1): sp.Symbol("S1"), p(2): sp.Symbol("S2")}))
+    text = text.replace("S1", "sum_l(1/N_l)").replace("S2", "sum_l(N_l**-2)")
+    report = verify(text, quantity="var", order=2)
+    assert report.holds and report.method.startswith("symbolic")
+    assert verify(text, quantity="var", order=2, method="random").holds
+
+
+def test_symbolic_method_says_when_it_cannot_decide():
+    with pytest.raises(ValueError, match="cannot decide symbolically: the network is shaped"):
+        verify(ORDER1, psi=-0.5, method="symbolic")
+    with pytest.raises(ValueError, match="cannot decide symbolically: it uses A, y"):
+        verify("L*(y@A@y)", method="symbolic")
+    with pytest.raises(ValueError, match="not power sums"):
+        verify("sum_l(log(N_l))", method="symbolic")
+    with pytest.raises(ValueError, match="method must be"):
+        verify(ORDER1, method="exact")
+    assert verify("L*(tr(W@W)/2 - y@A@W@W@y + (y@A@W@y - tr(W))**2/4)", beta=2.0).method.startswith("random")
+
+
+def test_cli_shows_the_method(capsys):
+    assert main(["verify", "--order", "2", HAND_ORDER2]) == 0
+    assert "method: symbolic" in capsys.readouterr().out
+    assert main(["verify", "--order", "2", "--method", "random", HAND_ORDER2]) == 0
+    assert "method: randomised" in capsys.readouterr().out
