@@ -37,7 +37,7 @@ def parse_shaping(activation: str | sp.Expr | None, psi: float) -> sp.Expr:
             )
         try:
             expr = sp.sympify(activation.replace("^", "**"), locals={"t": t, "E": sp.Symbol("E"), "e": sp.Symbol("e")})
-        except (sp.SympifyError, SyntaxError, TypeError, ValueError) as exc:
+        except (sp.SympifyError, SyntaxError, TypeError, ValueError):
             raise ValueError(
                 f"activation {activation!r} could not be parsed as a polynomial in t: check the operators and "
                 "parentheses (for example '0.5*t**2 - 0.3*t**3')"

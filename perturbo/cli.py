@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="linear: the deep linear closed forms, P and the data invariants symbolic (orders 1-4)")
     derive.add_argument("--temperature", choices=["zero", "finite", "both"], default="both",
                         help="deep linear: which temperatures (default both; finite order 4 takes about 5 minutes)")
+    derive.add_argument("--limit", choices=["continuum"],
+                        help="continuum: the L -> inf first order of the default cubic at fixed L/N")
     derive.add_argument("--out", default="derivations", help="output folder (default derivations/)")
     derive.add_argument("--guide", metavar="GUIDE",
                         help="instead: rewrite the derived-results part of this guide file from the output folder")
@@ -301,7 +303,7 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 def cmd_derive(args: argparse.Namespace) -> None:
     from .derive import derive
-    from .derived_results import update_guide, write_deep_linear
+    from .derived_results import update_guide, write_continuum, write_deep_linear
 
     if args.guide:
         changed = update_guide(args.guide, args.out)
@@ -309,6 +311,12 @@ def cmd_derive(args: argparse.Namespace) -> None:
         return
     if args.order is None:
         raise ValueError("derive needs --order K (or --guide GUIDE)")
+    if args.limit == "continuum":
+        if args.order != 1 or args.network != "shaped" or args.activation:
+            raise ValueError("--limit continuum is derived for the default cubic at --order 1")
+        for path in write_continuum(args.out):
+            print(f"wrote {path}")
+        return
     if args.network == "shaped":
         for path in derive(args.order, args.activation, args.out):
             print(f"wrote {path}")

@@ -1,4 +1,5 @@
-"""Derived results written out: the deep linear closed forms in ``derivations/deep_linear/``, and the guide's table.
+"""Derived results written out: the deep linear closed forms in ``derivations/deep_linear/``, the cubic's continuum
+first order in ``derivations/cubic_continuum/``, and the guide's table of both.
 
 ``write_deep_linear(K)`` writes ``order_K.md`` (LaTeX in Markdown, every symbol defined at the top) and
 ``order_K.json`` (each term as SymPy text, read back by ``read_deep_linear``) from ``closed_form``: the
@@ -92,6 +93,59 @@ def read_deep_linear(path: Path | str) -> dict[tuple[str, str, str], sp.Expr]:
             for t in data["terms"]}
 
 
+CONTINUUM = r"""With depth fraction $t = l/L$, $\sigma_w^2 = 1$ and $K(t) = \Phi_t(K_0)$, the flow of the cubic's
+layer map integrates to $\Phi_\tau(S)_{ab} = f(S_{aa}, S_{bb}, S_{ab})$,
+$$
+f(s_{aa}, s_{bb}, s_{ab}) = FLOW .
+$$
+The layer at depth $t$ adds a Wishart fluctuation, $N \operatorname{Cov}(S_{ab}, S_{cd}) = C_{ab,cd}(t) =
+K_{ac}K_{bd} + K_{ad}K_{bc}$ ($K = K(t)$), which $\Phi_{1-t}$ carries to the output: with
+$(J_t X)_{ab} = c^{001}_{ab} X_{ab} + c^{100}_{ab} X_{aa} + c^{010}_{ab} X_{bb}$ and
+$c^\beta_{ab} = \partial^\beta f / \beta!$ of $\Phi_{1-t}$ at $K(t)$,
+$$
+\kappa_2(S_L - K(1)) = \frac{L}{N}\int_0^1 (J_t \otimes J_t)\, C(t)\, dt, \qquad
+\kappa_1(S_L - K(1)) = \frac{L}{N}\int_0^1 \sum_{|\beta| = 2} c^\beta_{ab}\, \mathbb{E}_{C(t)}[X^\beta]\, dt,
+$$
+and the first-order read-out of these two cumulants around $K(1)$ is the $L \to \infty$ limit of the first-order
+term at fixed $L/N$: $\text{term}_1 \to \frac{L}{N}\int_0^1 h(t)\,dt$,
+$h(t) = \mathbb{E}_z\big[[\delta^2]\, G\big(\Phi_{1-t}(K(t) + \delta (z z^\top - K(t)))\big)\big]$, $z \sim N(0, K(t))$.
+The Taylor coefficients (derived, `perturbo/compiler/continuum.py`):
+"""
+
+
+def write_continuum(out_dir: Path | str = "derivations") -> list[Path]:
+    """Write ``cubic_continuum/order_1.{md,json}``: the continuum flow and its Taylor coefficients (LaTeX and SymPy)."""
+    from .compiler.continuum import ContinuumFlow, flow_map
+
+    coefficients = ContinuumFlow().coefficients
+    folder = Path(out_dir) / "cubic_continuum"
+    folder.mkdir(parents=True, exist_ok=True)
+    md = ["# The continuum limit of the default cubic, first order\n\n",
+          "Written by `perturbo derive --order 1 --limit continuum`; evaluated by `limit=\"continuum\"` on ",
+          "`evidence` and `predict` (Gauss-Legendre in $t$).\n\n", _continuum_formula(flow_map(), coefficients)]
+    data = {"flow": sp.sstr(flow_map()), "taylor_coefficients": {"".join(map(str, b)): sp.sstr(e)
+                                                                  for b, e in coefficients.items()}}
+    paths = [folder / "order_1.md", folder / "order_1.json"]
+    paths[0].write_text("".join(md))
+    paths[1].write_text(json.dumps(data, indent=1) + "\n")
+    return paths
+
+
+def _continuum_formula(flow: sp.Expr, coefficients: dict) -> str:
+    rows = [f"$$\nc^{{{''.join(map(str, b))}}} = {sp.latex(e)}\n$$\n\n" for b, e in coefficients.items()]
+    return CONTINUUM.replace("FLOW", sp.latex(flow)) + "\n" + "".join(rows)
+
+
+def _read_continuum(derivations: Path) -> str:
+    from .compiler import continuum
+
+    data = json.loads((derivations / "cubic_continuum" / "order_1.json").read_text())
+    names = {str(v): v for v in (continuum.psi, continuum.tau, continuum.s_aa, continuum.s_bb, continuum.s_ab)}
+    coefficients = {tuple(int(c) for c in b): sp.parse_expr(e, local_dict=names)
+                    for b, e in data["taylor_coefficients"].items()}
+    return _continuum_formula(sp.parse_expr(data["flow"], local_dict=names), coefficients)
+
+
 def guide_section(derivations: Path | str = "derivations") -> str:
     """The zero-temperature deep linear table (equal widths), from every committed ``order_K.json``."""
     files = sorted((Path(derivations) / "deep_linear").glob("order_*.json"), key=lambda p: int(p.stem[6:]))
@@ -106,7 +160,9 @@ def guide_section(derivations: Path | str = "derivations") -> str:
         k = int(path.stem[6:])
         for quantity, symbol in [("log_evidence", r"\ell"), ("var", "v")]:
             lines.append(f"$$\n{_by_powers_of_depth(f'{symbol}_{k}', terms[(quantity, 'zero', 'equal')])}\n$$\n\n")
-    lines.append(GUIDE_END)
+    lines += ["**The continuum limit of the default cubic at first order** (`derivations/cubic_continuum/`, ",
+              "the regime of Hanin & Zlokapa with $LP/N$ the effective depth; `limit=\"continuum\"`).\n\n",
+              _read_continuum(Path(derivations)), GUIDE_END]
     return "".join(lines)
 
 

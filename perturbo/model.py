@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
-from .activation import Activation, parse_shaping
+from .activation import Activation, parse_shaping, t
 from .results import (
     Evidence,
     ExactResult,
@@ -22,6 +22,7 @@ from .results import (
     truncation_diagnostics,
 )
 from .backends import BACKENDS, Moments, Problem
+from .compiler import continuum
 from .runtime.gp_posterior import cholesky_of_training_kernel, gp_log_evidence, gp_predict, noise_variance
 from .runtime.kernel_flow import input_kernel, kernel_flow
 from .symbolic.mean_map import numeric_mean_map
@@ -98,25 +99,65 @@ class ShapedMLP:
         )
         return BACKENDS[_choose_backend(backend)](problem)
 
+    def _continuum_strength(self, order: int, backend: str) -> float:
+        """``psi`` of the default cubic, once it is checked that ``limit="continuum"`` applies to this network."""
+        if order > 1:
+            raise ValueError(f"limit='continuum' is derived at first order: use order 0 or 1, not {order}")
+        if backend != "auto":
+            raise ValueError("limit='continuum' has one evaluator (compiler/continuum.py): leave backend='auto'")
+        shaping = sp.Poly(self.activation.shaping, t)
+        if not (shaping.is_zero or shaping.monoms() == [(3,)]) or self.sigma_w2 != 1.0:
+            raise ValueError(
+                "limit='continuum' is derived for the default cubic phi(t) = t + psi t^3/(3L) with sigma_w2 = 1; "
+                f"this network has {self!r}"
+            )
+        if len(set(self.widths)) != 1:
+            raise ValueError(f"limit='continuum' needs equal widths (L/N fixed), got {self.widths}")
+        return 3.0 * float(shaping.coeff_monomial(t**3))
+
+    def _series_inputs(
+        self, X_all: np.ndarray, n_train: int, y: np.ndarray, beta: float, order: int, backend: str, limit: str | None
+    ) -> tuple[np.ndarray, Callable[[], Moments]]:
+        """``K_L`` on the stacked inputs and the series of the moments around it (evaluated when called).
+
+        ``limit="continuum"``: ``L -> inf`` at fixed ``L/N`` (default cubic, first order): ``K(1)`` and
+        ``compiler.continuum``.
+        """
+        if limit is None:
+            kernels = self.kernels(X_all)
+            return kernels[-1], lambda: self._moments(kernels, n_train, y, beta, order, backend)
+        if limit != "continuum":
+            raise ValueError(f"limit must be None or 'continuum', got {limit!r}")
+        strength = self._continuum_strength(order, backend)
+        K0 = input_kernel(X_all, 1.0)
+        continuum.check_domain(K0, strength)
+        depth_over_width = self.depth / self.widths[0]
+        return continuum.flow(K0, strength, 1.0), lambda: continuum.continuum_moments(
+            K0, n_train, y, noise_variance(n_train, beta), strength, depth_over_width)
+
     # ------------------------------------------------------------ the series
     def evidence(
-        self, X: np.ndarray, y: np.ndarray, beta: float = math.inf, order: int = 0, backend: str = "auto"
+        self, X: np.ndarray, y: np.ndarray, beta: float = math.inf, order: int = 0, backend: str = "auto",
+        limit: str | None = None,
     ) -> Evidence:
         """Log evidence ``log E_prior[N(y; f(X), (P/beta) I)]`` to ``order`` in ``1/width``.
 
         ``terms[0]`` is the Gaussian-process value; ``terms[k]`` the ``n^-k`` part of
         ``log(E[z])``, ``z`` the evidence relative to the Gaussian process. ``backend``:
         ``"compiled"`` or ``"auto"`` (the compiler, every order), ``"reference"`` (the pure-Python path).
+        ``limit="continuum"``: the ``L -> inf`` limit at fixed ``L/N`` of terms 0 and 1 (default cubic,
+        ``sigma_w2 = 1``, equal widths): term 0 the GP of the continuum kernel, term 1
+        ``(L/N) int_0^1 h(t) dt`` (``compiler/continuum.py``).
         """
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
-        backend = _choose_backend(backend)
+        _choose_backend(backend)  # a bad name is an error before anything is computed
         X, y, _ = check_data(X, y, None, beta)
-        kernels = self.kernels(X)
+        K, moments = self._series_inputs(X, len(y), y, beta, order, backend, limit)
         terms = np.zeros(order + 1)
-        terms[0] = gp_log_evidence(kernels[-1], y, noise_variance(len(y), beta))  # raises if singular
+        terms[0] = gp_log_evidence(K, y, noise_variance(len(y), beta))  # raises if singular
         if order:
-            terms[1:] = self._moments(kernels, len(y), y, beta, order, backend).log_evidence_terms()[1:]
+            terms[1:] = moments().log_evidence_terms()[1:]
         require_finite(terms, "log evidence")
         value = float(terms.sum())
         error_estimate, converging = truncation_diagnostics(terms, "log evidence", max(1.0, abs(terms[0])))
@@ -138,25 +179,26 @@ class ShapedMLP:
         beta: float = math.inf,
         order: int = 0,
         backend: str = "auto",
+        limit: str | None = None,
     ) -> Prediction:
-        """Posterior predictive mean, variance and covariance of ``f(X_test)`` to ``order`` (``backend``: see evidence)."""
+        """Posterior predictive mean, variance and covariance of ``f(X_test)`` to ``order`` (``backend`` and
+        ``limit``: see evidence)."""
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
-        backend = _choose_backend(backend)
+        _choose_backend(backend)  # a bad name is an error before anything is computed
         if X_test is None:
             raise ValueError("predict needs test inputs X_test of shape (T, N0)")
         X, y, X_test = check_data(X, y, X_test, beta)
         P = len(y)
-        kernels = self.kernels(np.vstack([X, X_test]))
-        K = kernels[-1]
+        K, moments = self._series_inputs(np.vstack([X, X_test]), P, y, beta, order, backend, limit)
         mean, cov = gp_predict(K[:P, :P], K[P:, :P], K[P:, P:], y, noise_variance(P, beta))  # raises if singular
         mean_terms, cov_terms = mean[None], cov[None]
         if order:
-            mean_terms, cov_terms = self._moments(kernels, P, y, beta, order, backend).mean_and_cov_terms()
+            mean_terms, cov_terms = moments().mean_and_cov_terms()
         require_finite(mean_terms, "posterior mean")
         require_finite(cov_terms, "posterior covariance")
         var_terms = np.diagonal(cov_terms, axis1=1, axis2=2).copy()
-        prior_var = float(np.max(np.diagonal(self.kernels(X_test)[-1])))
+        prior_var = float(np.max(np.diagonal(K[P:, P:])))
         mean_error, mean_converging = truncation_diagnostics(mean_terms, "posterior mean", float(np.max(np.abs(y))))
         var_error, var_converging = truncation_diagnostics(var_terms, "posterior variance", prior_var)
         return Prediction(

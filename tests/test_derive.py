@@ -103,3 +103,12 @@ def test_derive_linear_rejects_what_it_cannot_do(capsys, tmp_path):
     guide.write_text("no markers here\n")
     assert main(["derive", "--guide", str(guide), "--out", str(COMMITTED)]) == 2
     assert "needs one line" in capsys.readouterr().err and guide.read_text() == "no markers here\n"
+
+
+def test_committed_continuum_formula_is_current(tmp_path, capsys):
+    assert main(["derive", "--order", "1", "--limit", "continuum", "--out", str(tmp_path)]) == 0
+    for name in ("order_1.md", "order_1.json"):
+        fresh = (tmp_path / "cubic_continuum" / name).read_text()
+        assert fresh == (COMMITTED / "cubic_continuum" / name).read_text(), "re-run perturbo derive --limit continuum"
+    assert main(["derive", "--order", "2", "--limit", "continuum", "--out", str(tmp_path)]) == 2
+    assert "--limit continuum is derived for the default cubic at --order 1" in capsys.readouterr().err

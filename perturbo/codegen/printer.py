@@ -22,7 +22,6 @@ import sympy as sp
 
 from ..ir.networks import Network
 from ..symbolic.derivative_kernels import LocalAlgebra
-from ..symbolic.mean_map import S_aa, S_ab, S_bb
 from .contraction_order import SLICE_ENTRIES, Component, Program, SharedStar, components, elimination_program
 from .contraction_order import share_steps, shared_star_program, shared_stars, steps_used
 

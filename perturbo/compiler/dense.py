@@ -15,8 +15,7 @@ from ..backends import Moments, Problem
 from ..progress import progress
 from .layer_maps import LocalMap
 from .copy_cumulants import CopyCumulants
-from .readout import ReadoutOperands, readout_networks
-from .runtime_terms import LayerTransfer, readout_expectation
+from .runtime_terms import LayerTransfer, readout_moments
 from .transfer import transfer_terms_for
 
 
@@ -34,16 +33,4 @@ def dense_moments(problem: Problem) -> Moments:
             state = {n: step.apply(terms[n], state, n) for n in range(1, order + 2)}
             cumulants.forget()
             bar.update()
-    operands = ReadoutOperands(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)
-    T = problem.n_test
-    out = {}
-    for name, shape in {"z": (), "zm": (T,), "zs": (T, T)}.items():
-        total = np.zeros((order + 1,) + shape)
-        if name == "z" or T:
-            total[0] = sum(operands.closed_value(net) for net in readout_networks(0, 2 * order)[name])
-            for letters in range(1, 2 * order + 1):
-                value = readout_expectation(readout_networks(letters, 2 * order)[name], operands, state, order)
-                if value is not None:
-                    total += value
-        out[name] = total
-    return Moments(out["z"], out["zm"], out["zs"])
+    return readout_moments(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2, state, order)

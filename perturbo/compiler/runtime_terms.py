@@ -14,8 +14,9 @@ from functools import lru_cache
 import numpy as np
 import opt_einsum
 
+from ..backends import Moments
 from .layer_maps import propagate
-from .readout import ReadoutNetwork, ReadoutOperands
+from .readout import ReadoutNetwork, ReadoutOperands, readout_networks
 from .transfer import Noise, Term, Weight, set_partitions
 
 
@@ -132,3 +133,21 @@ def readout_expectation(
             value = float(net.coefficient) * _contract_series(fixed, series, net.free, order, 0, lowest)
             total = value if total is None else total + value
     return total
+
+
+def readout_moments(K: np.ndarray, n_train: int, y: np.ndarray, sigma2: float, state: dict[int, np.ndarray],
+                    order: int) -> Moments:
+    """``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` from the cumulants ``state`` of ``X = S_L - K`` (``K = K_L``)."""
+    operands = ReadoutOperands(K, n_train, y, sigma2)
+    T = len(K) - n_train
+    out = {}
+    for name, shape in {"z": (), "zm": (T,), "zs": (T, T)}.items():
+        total = np.zeros((order + 1,) + shape)
+        if name == "z" or T:
+            total[0] = sum(operands.closed_value(net) for net in readout_networks(0, 2 * order)[name])
+            for letters in range(1, 2 * order + 1):
+                value = readout_expectation(readout_networks(letters, 2 * order)[name], operands, state, order)
+                if value is not None:
+                    total += value
+        out[name] = total
+    return Moments(out["z"], out["zm"], out["zs"])
