@@ -1,8 +1,9 @@
 """``perturbo derive``: write the derived 1/n expansion of one activation, order by order.
 
 For order ``K`` and shaping ``p`` (``phi(t) = t + p(t)/L``, with ``psi``, ``L`` and
-``sigma_w2`` kept symbolic) this writes ``order_K.md`` (LaTeX in Markdown, for people)
-and ``order_K.json`` (machine-readable) holding everything the runtime evaluates:
+``sigma_w2`` kept symbolic) this writes ``expansion_K.{md,json}``, the order-K terms as the compiler
+evaluates them (``printed_expansion``), and ``order_K.md`` (LaTeX in Markdown, for people)
+and ``order_K.json`` (machine-readable) holding the reference path's ingredients:
 
 - the one-copy moments ``M_r`` (``r = 1``: the layer map; ``r >= 2``: noise central moments),
 - the pull-back recursion through a layer and its consistent truncation at order ``K``,
@@ -20,6 +21,7 @@ import sympy as sp
 
 from .activation import parse_shaping, t
 from .model import MAX_ORDER
+from .printed_expansion import write_expansion
 from .progress import progress
 from .symbolic.copy_moments import copy_moment
 
@@ -182,4 +184,4 @@ def derive(order: int, activation: str | None = None, out_dir: Path | str = "der
     paths = [folder / f"order_{order}.md", folder / f"order_{order}.json"]
     paths[0].write_text("".join(md))
     paths[1].write_text(json.dumps(data, indent=1))
-    return paths
+    return paths + write_expansion(order, phi, sigma_w2, folder)
