@@ -31,8 +31,10 @@ perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped 
   perturbo derive --order K --network linear   the deep linear closed forms (P symbolic)
   perturbo cost --order K            what an exact evaluation costs against the number of points
   perturbo verify "FORMULA"          check a hand-derived term (exit 0 if it holds, 1 if not)
+  perturbo representations --data FILE   posterior mean of each hidden layer's Gram matrix
   perturbo plot convergence          error of orders 0..K against width, log-log (PNG or PDF)
   perturbo plot predictive           posterior mean and 2-std band along a line, order 0 and K
+  perturbo plot representations      per-layer kernel change (heatmaps) and alignment against depth
 
 The network has DEPTH hidden layers of width N and activation
 phi(t) = t + p(t)/DEPTH, with p(t) = psi t^3/3 by default or any polynomial
@@ -104,6 +106,12 @@ def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
                              help="default log_evidence; mean and var are at the first test input")
     convergence.add_argument("--samples", type=int, default=20_000, help="Monte Carlo samples (default 20000)")
     convergence.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
+    representations = kinds.add_parser(
+        "representations", help="per layer, the order-1 change of the posterior kernel (heatmaps) and the "
+        "kernel-target alignment against depth, order 0 and order K")
+    _add_plot_arguments(representations, "representations.png")
+    representations.add_argument("--width", type=_widths, default=64, help="hidden width N, or one per layer")
+    representations.add_argument("--order", type=int, default=1, help=f"order K, 1..{MAX_ORDER} (default 1)")
     predictive = kinds.add_parser(
         "predictive", help="posterior mean and 2-std band along the line from the first training input "
         "through the second, order 0 and order K")
@@ -141,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--out", default="derivations", help="output folder (default derivations/)")
     derive.add_argument("--guide", metavar="GUIDE",
                         help="instead: rewrite the derived-results part of this guide file from the output folder")
+
+    representations = commands.add_parser(
+        "representations", help="posterior mean of every hidden layer's Gram matrix, order by order")
+    _add_model_arguments(representations)
+    representations.add_argument("--order", type=int, default=1, help=f"highest order in 1/N, 0..{MAX_ORDER} (default 1)")
 
     cost = commands.add_parser("cost", help="the compiler's plan and estimate against the number of points")
     cost.add_argument("--order", type=int, required=True, help=f"order in 1/n, 1..{MAX_ORDER}")
@@ -332,6 +345,27 @@ def cmd_derive(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def cmd_representations(args: argparse.Namespace) -> None:
+    net = _model(args)
+    data = load_dataset(args.data)
+    rep = net.representations(data.X, data.y, data.X_test, beta=args.beta, order=args.order)
+    if args.json:
+        print(json.dumps({
+            "model": repr(net), "beta": _json_beta(args.beta), "order": args.order, "mean": rep.mean.tolist(),
+            "terms": rep.terms.tolist(), "alignment": rep.alignment.tolist(),
+            "error_estimate": _tolist(rep.error_estimate), "converging": rep.converging,
+        }, indent=2))
+        return
+    print(f"{net!r}, beta = {args.beta}, order {args.order}; {rep.mean.shape[-1]} points (training first)\n")
+    columns = ["layer", "|K_l| (Frobenius)"] + [f"|term {k}|" for k in range(1, args.order + 1)]
+    columns += ["alignment, order 0", f"alignment, order {args.order}"]
+    norms = np.linalg.norm(rep.terms, axis=(2, 3))
+    rows = [[str(l + 1), *norms[l], rep.alignment[l, 0], rep.alignment[l, -1]] for l in range(len(norms))]
+    _print_table("Posterior mean of each hidden layer's Gram matrix", columns, rows)
+    if rep.converging is False:
+        print("terms shrinking: no, the series is breaking down\n")
+
+
 def cmd_cost(args: argparse.Namespace) -> None:
     from .compiler.cost import Size, plan_for, term_classes
 
@@ -393,7 +427,11 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
     path = plots.check_plot_path(args.out)
     data = load_dataset(args.data) if args.data else demo_dataset()
-    if args.kind == "predictive":
+    if args.kind == "representations":
+        net = _model(args)
+        rep = net.representations(data.X, data.y, data.X_test, beta=args.beta, order=args.order)
+        plots.plot_representations(rep, f"{net!r}, beta = {args.beta}", path)
+    elif args.kind == "predictive":
         result = plots.predictive_data(_model(args), data.X, data.y, beta=args.beta, order=args.order,
                                        points=args.points)
         plots.plot_predictive(result, path)
@@ -418,6 +456,7 @@ def _tolist(a: np.ndarray | None) -> list | None:
 
 
 COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "cost": cmd_cost, "verify": cmd_verify,
+            "representations": cmd_representations,
             "cache": cmd_cache, "plot": cmd_plot}
 
 

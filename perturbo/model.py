@@ -17,12 +17,15 @@ from .results import (
     Evidence,
     ExactResult,
     Prediction,
+    Representations,
+    kernel_target_alignment,
     log_partition_from_evidence,
     require_finite,
     truncation_diagnostics,
 )
 from .backends import BACKENDS, Moments, Problem
 from .compiler import continuum
+from .runtime import series
 from .runtime.gp_posterior import cholesky_of_training_kernel, gp_log_evidence, gp_predict, noise_variance
 from .runtime.kernel_flow import input_kernel, kernel_flow
 from .symbolic.mean_map import numeric_mean_map
@@ -213,6 +216,49 @@ class ShapedMLP:
             mean_error_estimate=mean_error,
             var_error_estimate=var_error,
             converging=None if mean_converging is None else bool(mean_converging and var_converging),
+        )
+
+    def representations(
+        self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray | None = None, beta: float = math.inf, order: int = 1
+    ) -> Representations:
+        """Posterior mean of each hidden layer's Gram matrix ``S_l`` on the training (and test) points, to ``order``.
+
+        ``E_post[S_l] = K_l + E[(S_l - K_l) z] / E[z]`` term by term (``compiler/representations.py``; the
+        compiler's dense lowering, any activation and order): ``terms[l - 1, 0]`` is the prior kernel ``K_l``.
+        ``error_estimate`` is ``|terms[:, order]|``; ``converging`` compares the Frobenius norms of each layer's
+        terms (a ``RuntimeWarning`` when they grow).
+        """
+        beta = check_beta(beta)
+        order = check_order(order, MAX_ORDER)
+        X, y, X_test = check_data(X, y, X_test, beta)
+        P = len(y)
+        kernels = self.kernels(X if X_test is None else np.vstack([X, X_test]))
+        gp_log_evidence(kernels[-1][:P, :P], y, noise_variance(P, beta))  # raises if singular
+        M, L = len(kernels[0]), self.depth
+        terms = np.zeros((L, order + 1, M, M))
+        terms[:, 0] = kernels[1:]
+        if order:
+            from .compiler.cost import DENSE_MEMORY_LIMIT
+            from .compiler.representations import representation_moments
+
+            memory = 8.0 * (order + 1) * (L + 2) * float(M) ** (2 * order + 2)
+            if memory > DENSE_MEMORY_LIMIT:
+                raise ValueError(
+                    f"representations at order {order} on {M} points and {L} layers need about {memory / 1e9:.3g} GB: "
+                    "use a lower order, fewer points or fewer test points"
+                )
+            problem = Problem(self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), kernels, P, y,
+                              noise_variance(P, beta), self.widths, order)
+            z, shifts = representation_moments(problem)
+            for l in range(L):
+                terms[l, 1:] = series.divide(shifts[l].reshape(order + 1, -1), z[:, None]).reshape(order + 1, M, M)[1:]
+        require_finite(terms, "posterior representation")
+        alignment = kernel_target_alignment(np.cumsum(terms, axis=1), y)
+        norms = np.linalg.norm(terms, axis=(2, 3)).T  # (K+1, L): a layer's correction is judged as a matrix
+        _, converging = truncation_diagnostics(norms, "posterior representations", float(np.max(norms[0])))
+        return Representations(
+            mean=terms.sum(axis=1), terms=terms, alignment=alignment, order=order, beta=beta,
+            error_estimate=np.abs(terms[:, order]) if order else None, converging=converging,
         )
 
     # ------------------------------------------------------------ references

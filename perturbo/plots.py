@@ -18,7 +18,7 @@ import numpy as np
 
 from .model import ShapedMLP
 from .progress import progress
-from .results import ROUNDOFF
+from .results import ROUNDOFF, Representations
 from .validation import check_beta, check_count, check_data, check_finite_real, check_widths
 
 if TYPE_CHECKING:
@@ -295,5 +295,40 @@ def plot_predictive(data: PredictiveData, path: str | Path) -> Path:
     ax.set_ylabel("f(x(t))")
     ax.set_title(data.title, fontsize="small")
     ax.legend(fontsize="small")
+    figure.savefig(path)
+    return path
+
+
+# ------------------------------------------------------------------ representations
+def plot_representations(rep: Representations, title: str, path: str | Path) -> Path:
+    """Per layer, the order-1 kernel change ``terms[l, 1]`` as a heatmap (one colour scale for all layers), and
+    the kernel-target alignment against depth at order 0 and order K."""
+    path = check_plot_path(path)
+    if rep.order < 1:
+        raise ValueError("the representations plot shows corrections: use order >= 1")
+    figure = _new_figure()
+    L = len(rep.terms)
+    grid = figure.subplots(2, L, squeeze=False, height_ratios=[1, 1.2])
+    change = rep.terms[:, 1]
+    scale = float(np.max(np.abs(change))) or 1.0
+    for l in range(L):
+        image = grid[0, l].imshow(change[l], cmap="RdBu_r", vmin=-scale, vmax=scale)
+        grid[0, l].set_title(f"layer {l + 1}", fontsize="small")
+        grid[0, l].set_xticks([])
+        grid[0, l].set_yticks([])
+    figure.colorbar(image, ax=list(grid[0]), shrink=0.8, label="order-1 change of E[S_l]")
+    for ax in grid[1, 1:]:
+        ax.remove()
+    ax = figure.add_subplot(2, 1, 2) if L > 1 else grid[1, 0]
+    if L > 1:
+        grid[1, 0].remove()
+    depth = np.arange(1, L + 1)
+    ax.plot(depth, rep.alignment[:, 0], "o-", label="order 0 (prior kernel)")
+    ax.plot(depth, rep.alignment[:, rep.order], "s-", label=f"order {rep.order}")
+    ax.set_xlabel("layer l")
+    ax.set_ylabel("alignment y^T S y / (|y|^2 tr S)")
+    ax.set_xticks(depth)
+    ax.legend(fontsize="small")
+    figure.suptitle(title, fontsize="small")
     figure.savefig(path)
     return path

@@ -101,6 +101,30 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class Representations:
+    """Posterior mean of every hidden layer's Gram matrix ``S_1 .. S_L`` on the ``M = P + T`` points, to order ``order``.
+
+    ``alignment[l, k]`` is the kernel-target alignment ``y^T S y / (|y|^2 tr S)`` of layer ``l + 1``'s posterior
+    Gram matrix summed to order ``k``, on the training block (``k = 0``: the prior kernel).
+    """
+
+    mean: np.ndarray  # (L, M, M)
+    terms: np.ndarray  # (L, K+1, M, M); terms[:, 0] the prior kernels K_1 .. K_L
+    alignment: np.ndarray  # (L, K+1)
+    order: int
+    beta: float
+    error_estimate: np.ndarray | None = None  # |terms[:, order]|; None at order 0
+    converging: bool | None = None  # corrections shrinking; None below order 2
+
+
+def kernel_target_alignment(S: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``y^T S_DD y / (|y|^2 tr S_DD)`` over the leading axes of ``S`` (``..., M, M``), ``D`` the first ``len(y)`` points."""
+    P = len(y)
+    block = S[..., :P, :P]
+    return np.einsum("i,...ij,j->...", y, block, y) / (y @ y * np.trace(block, axis1=-2, axis2=-1))
+
+
+@dataclass(frozen=True)
 class ExactResult:
     """Exact deep-linear answers (any width): evidence and, with test inputs, the predictive."""
 

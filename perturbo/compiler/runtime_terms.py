@@ -17,7 +17,7 @@ import opt_einsum
 from ..backends import Moments
 from .layer_maps import propagate
 from .readout import ReadoutNetwork, ReadoutOperands, readout_networks
-from .transfer import Noise, Term, Weight, set_partitions
+from .transfer import Noise, State, Term, Weight, set_partitions
 
 
 def _contract_series(
@@ -76,7 +76,11 @@ class LayerTransfer:
         zero = np.zeros_like(K)
         self.jacobian = (weights.get((0, 0, 1), zero), weights.get((1, 0, 0), zero))
         self._noise: dict[Noise, np.ndarray] = {}
-        self._dressed: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+        self._dressed: dict[tuple, np.ndarray] = {}
+
+    def forget_mixed(self) -> None:
+        """Drop the memoised mixed cumulants (call before applying to another earlier layer's)."""
+        self._dressed = {key: value for key, value in self._dressed.items() if key[0] != "mixed"}
 
     def _operand(self, op: Weight | Noise) -> np.ndarray:
         if isinstance(op, Weight):
@@ -85,31 +89,40 @@ class LayerTransfer:
             self._noise[op] = self.cumulants.tensor(self.K, op.r, op.alpha)
         return self._noise[op]
 
-    def _state(self, state: dict[int, np.ndarray], s: int, jacobian_axes: tuple[int, ...]) -> np.ndarray:
-        """``kappa_s`` with ``J`` applied on the entries ``jacobian_axes`` (memoised for the layer)."""
-        key = (s, jacobian_axes)
-        if key not in self._dressed:
+    def _state(self, arrays: dict[int, np.ndarray], key: tuple, jacobian_axes: tuple[int, ...]) -> np.ndarray:
+        """``arrays[key[-1]]`` with ``J`` applied on the entry axes ``jacobian_axes`` (memoised for the layer)."""
+        memo = key + (jacobian_axes,)
+        if memo not in self._dressed:
             if not jacobian_axes:
-                self._dressed[key] = state[s]
+                self._dressed[memo] = arrays[key[-1]]
             else:
-                inner = self._state(state, s, jacobian_axes[:-1])
+                inner = self._state(arrays, key, jacobian_axes[:-1])
                 k = jacobian_axes[-1]
-                self._dressed[key] = propagate(inner, (1 + 2 * k, 2 + 2 * k), self.jacobian)
-        return self._dressed[key]
+                self._dressed[memo] = propagate(inner, (1 + 2 * k, 2 + 2 * k), self.jacobian)
+        return self._dressed[memo]
 
-    def apply(self, terms: Sequence[Term], state: dict[int, np.ndarray], n: int) -> np.ndarray:
-        """``kappa_n`` of the next layer from ``state`` (``s -> kappa_s`` of this layer's input)."""
+    def _state_operand(self, s: State, state: dict[int, np.ndarray], mixed: dict[int, np.ndarray] | None):
+        """The array and indices of one state cumulant: ``kappa_s`` of ``X``, or, holding the spectator, the
+        mixed ``kappa(X^(s)_e, X_f..)`` (spectator axes first); ``None`` if it is not carried."""
+        factors = sorted(s.factors, key=lambda f: not f.spectator)  # the arrays are symmetric in the others
+        arrays, key = (mixed, ("mixed", len(factors) - 1)) if factors[0].spectator else (state, ("state", len(factors)))
+        if arrays is None or key[-1] not in arrays:
+            return None
+        kappa = self._state(arrays, key, tuple(k for k, f in enumerate(factors) if f.jacobian))
+        return kappa, tuple(i for f in factors for i in f.entry)
+
+    def apply(self, terms: Sequence[Term], state: dict[int, np.ndarray], n: int,
+              mixed: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        """``kappa_n`` of the next layer from ``state`` (``s -> kappa_s`` of this layer's input); with ``mixed``
+        (``s -> kappa(X^(s)_e, s entries of this layer's input)``) and spectator terms, the mixed cumulant."""
         M = len(self.K)
-        out = np.zeros((self.order + 1,) + (M,) * (2 * n))
+        out = np.zeros((self.order + 1,) + (M,) * (2 * n + 2 * (mixed is not None)))
         output = tuple(i for pair in terms[0].outputs for i in pair) if terms else ()
         for term in terms:
-            if any(len(s.factors) not in state for s in term.states):
+            series = [self._state_operand(s, state, mixed) for s in term.states]
+            if any(x is None for x in series):
                 continue
             fixed = [(self._operand(op), idx) for op, idx in term.operands]
-            series = []
-            for s in term.states:
-                kappa = self._state(state, len(s.factors), tuple(k for k, f in enumerate(s.factors) if f.jacobian))
-                series.append((kappa, tuple(i for f in s.factors for i in f.entry)))
             lowest = [lowest_row(len(s.factors)) for s in term.states]
             if any(not np.any(a) for a, _ in fixed):
                 continue
@@ -118,19 +131,36 @@ class LayerTransfer:
         return out
 
 
+SPECTATOR_INDICES = ("e0", "e1")
+
+
 def readout_expectation(
-    networks: Sequence[ReadoutNetwork], operands: ReadoutOperands, state: dict[int, np.ndarray], order: int
+    networks: Sequence[ReadoutNetwork], operands: ReadoutOperands, state: dict[int, np.ndarray], order: int,
+    mixed: dict[int, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """``sum_networks E[network(X^(L))]``, the letters' moments as products of cumulants (eps-series)."""
+    """``sum_networks E[network(X^(L))]``, the letters' moments as products of cumulants (eps-series).
+
+    With ``mixed`` (``s -> kappa(X^(s)_e, s entries of X^(L))``): ``E[X^(s)_e network(X^(L))]`` instead, the
+    entry ``e`` one more item of the moment (its block a mixed cumulant), its indices first in the output.
+    """
     total = None
     for net in networks:
         fixed = [(operands[op], idx) for op, idx in net.operands]
-        for tau in set_partitions(list(range(len(net.slots)))):
+        items = list(range(len(net.slots))) + ([None] if mixed is not None else [])
+        output = (SPECTATOR_INDICES if mixed is not None else ()) + net.free
+        for tau in set_partitions(items):
             lowest = [lowest_row(len(b)) for b in tau]
-            if sum(lowest) > order or any(len(b) not in state for b in tau):
+            series = []
+            for block in tau:
+                slots = [k for k in block if k is not None]
+                arrays, size = (mixed, len(slots)) if len(slots) < len(block) else (state, len(slots))
+                if size not in arrays:
+                    break
+                head = SPECTATOR_INDICES if arrays is mixed else ()
+                series.append((arrays[size], head + tuple(i for k in slots for i in net.slots[k])))
+            if sum(lowest) > order or len(series) < len(tau):
                 continue
-            series = [(state[len(b)], tuple(i for k in b for i in net.slots[k])) for b in tau]
-            value = float(net.coefficient) * _contract_series(fixed, series, net.free, order, 0, lowest)
+            value = float(net.coefficient) * _contract_series(fixed, series, output, order, 0, lowest)
             total = value if total is None else total + value
     return total
 

@@ -53,10 +53,12 @@ class Noise:
 
 @dataclass(frozen=True)
 class Factor:
-    """One factor ``X_entry`` of a conditional cumulant's monomial; ``jacobian``: it is ``(J X)_entry``."""
+    """One factor ``X_entry`` of a conditional cumulant's monomial; ``jacobian``: it is ``(J X)_entry``;
+    ``spectator``: it is the entry ``X^(s)_entry`` of an earlier layer ``s`` (``spectator_terms``)."""
 
     entry: Entry
     jacobian: bool = False
+    spectator: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,37 +152,50 @@ def _block_monomials(
             yield (Noise(r, alpha), labels), [Factor((labels[p], labels[q])) for p, q in alpha]
 
 
+SPECTATOR = Factor(("e0", "e1"), spectator=True)
+"""The earlier layer's entry in a mixed cumulant ``kappa(X^(s)_e, X'_1..X'_n)``."""
+
+
 @lru_cache(maxsize=None)
 def transfer_terms(
-    n: int, order: int, curvatures: tuple[Beta, ...], noise_inputs: tuple[tuple[int, tuple], ...]
+    n: int, order: int, curvatures: tuple[Beta, ...], noise_inputs: tuple[tuple[int, tuple], ...],
+    spectator: bool = False,
 ) -> tuple[Term, ...]:
     """The terms of ``kappa_n(X')`` of order ``<= order`` (module docstring).
 
     ``noise_inputs``: for each ``r``, the non-empty ``alpha`` with ``Q_{r,alpha} != 0``.
+
+    ``spectator``: the terms of the mixed cumulant ``kappa(X^(s)_e, X'_1..X'_n)`` with an entry ``e`` of an
+    earlier layer ``s`` instead. Given ``X^(s)`` and ``X`` (the chain is Markov) ``X^(s)_e`` is a constant, so
+    its conditional cumulants are ``X^(s)_e`` alone, and it is one more group of one factor (``SPECTATOR``,
+    output entry ``(e0, e1)``) that the state cumulants must connect to the others. A state cumulant holding
+    it is a mixed cumulant of the previous layer; its order counts as for ``|S|`` factors.
     """
     inputs = dict(noise_inputs)
     entries = [(f"a{i}", f"b{i}") for i in range(n)]
+    outputs = ((SPECTATOR.entry,) if spectator else ()) + tuple(entries)
     terms = []
     for pi in set_partitions(list(range(n))):
+        groups = len(pi) + spectator
         noise_power = sum(len(block) - 1 for block in pi)
         budget = order - noise_power
-        if budget < 0 or (len(pi) > 1 and budget < 1):
+        if budget < 0 or (groups > 1 and budget < 1):
             continue
         choices = [list(_block_monomials(block, entries, curvatures, inputs, budget)) for block in pi]
         for picked in itertools.product(*choices):
-            factors = [f for _, fs in picked for f in fs]
+            factors = [f for _, fs in picked for f in fs] + ([SPECTATOR] if spectator else [])
             if (len(factors) + 1) // 2 > budget:
                 continue
-            group_of = [g for g, (_, fs) in enumerate(picked) for _ in fs]
-            if len(pi) > 1 and any(not fs for _, fs in picked):
+            group_of = [g for g, (_, fs) in enumerate(picked) for _ in fs] + ([len(pi)] if spectator else [])
+            if groups > 1 and any(not fs for _, fs in picked):
                 continue  # a constant has no joint cumulant with anything
             operands = tuple(op for op, _ in picked if op is not None)
             for sigma in bounded_partitions(len(factors), budget):
                 states = tuple(State(tuple(factors[f] for f in block)) for block in sigma)
-                term = Term(tuple(entries), operands, states, noise_power)
+                term = Term(outputs, operands, states, noise_power)
                 if term.order > order:
                     continue
-                if len(pi) > 1 and not _connected(sigma, group_of, len(pi)):
+                if groups > 1 and not _connected(sigma, group_of, groups):
                     continue
                 terms.append(term)
     return merge(terms)
@@ -227,10 +242,18 @@ def _terms_by_output(order: int, curvatures: tuple[Beta, ...], phi_degree: int) 
     return {n: transfer_terms(n, order, curvatures, inputs) for n in range(1, order + 2)}
 
 
-def transfer_terms_for(phi, local_map, order: int) -> dict[int, tuple[Term, ...]]:
-    """``n -> transfer terms of kappa_n`` for one activation (its curvature and its degree decide which exist)."""
+@lru_cache(maxsize=64)
+def _spectator_terms_by_output(order: int, curvatures: tuple[Beta, ...], phi_degree: int) -> dict[int, tuple[Term, ...]]:
+    inputs = tuple((r, noise_inputs(r, 2 * (order - r + 1), phi_degree)) for r in range(2, order + 2))
+    return {n: transfer_terms(n, order, curvatures, inputs, spectator=True) for n in range(1, order + 1)}
+
+
+def transfer_terms_for(phi, local_map, order: int, spectator: bool = False) -> dict[int, tuple[Term, ...]]:
+    """``n -> transfer terms of kappa_n`` for one activation (its curvature and its degree decide which exist);
+    ``spectator``: of the mixed cumulants ``kappa(X^(s)_e, X'_1..X'_n)``, ``n = 1..order``."""
     import sympy as sp
 
     from ..activation import t
 
-    return _terms_by_output(order, local_map.curvatures, sp.Poly(phi, t).degree())
+    by_output = _spectator_terms_by_output if spectator else _terms_by_output
+    return by_output(order, local_map.curvatures, sp.Poly(phi, t).degree())

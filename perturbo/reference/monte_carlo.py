@@ -52,8 +52,10 @@ def sample_gram_chain(
     sigma_w2: float,
     n: int,
     rng: np.random.Generator,
+    every_layer: bool = False,
 ) -> np.ndarray:
-    """Draw ``n`` independent final Gram matrices ``S_L``, shape ``(n, M, M)``.
+    """Draw ``n`` independent final Gram matrices ``S_L``, shape ``(n, M, M)`` (``every_layer``: all of
+    ``S_1 .. S_L``, shape ``(n, L, M, M)``).
 
     With a factor ``S_{l-1} = F F^T`` (``F`` of shape ``M x r``), the
     pre-activations are ``Z = G F^T`` with ``G`` standard normal of shape
@@ -68,6 +70,7 @@ def sample_gram_chain(
     gram = factor @ factor.T
     if N0 > M:
         factor = _eigh_factor(gram)
+    layers = []
     for width in widths:
         G = rng.standard_normal((n, width, factor.shape[-1]))
         act = phi(G @ np.swapaxes(factor, -1, -2))
@@ -75,6 +78,9 @@ def sample_gram_chain(
         gram = scaled @ np.swapaxes(scaled, -1, -2)
         gram = 0.5 * (gram + np.swapaxes(gram, -1, -2))
         factor = scaled if width <= M else _eigh_factor(gram)
+        layers.append(gram)
+    if every_layer:
+        return np.stack(layers, axis=1)
     return gram if gram.ndim == 3 else np.tile(gram, (n, 1, 1))
 
 
@@ -162,6 +168,46 @@ def monte_carlo(
         return MonteCarloEstimate(log_evidence, log_evidence_se, None, None, None, None, samples)
     mean, mean_se, cov = moments.result()
     return MonteCarloEstimate(log_evidence, log_evidence_se, mean, mean_se, np.diag(cov).copy(), cov, samples)
+
+
+def monte_carlo_representations(
+    X_all: np.ndarray,
+    n_train: int,
+    y: np.ndarray,
+    widths: Sequence[int],
+    phi: Callable[[np.ndarray], np.ndarray],
+    sigma_w2: float,
+    beta: float,
+    samples: int = 100_000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means of ``S_1 .. S_L`` (``(L, M, M)``) and their standard errors, self-normalised.
+
+    ``E_post[S_l] = sum w S_l / sum w`` over chains drawn by ``sample_gram_chain(every_layer=True)``, with
+    ``w = N(y; 0, S_L,DD + sigma2 I)``; standard error ``sqrt(sum w^2 (S_l - mean)^2) / sum w`` (ratio
+    estimator). Same seed, same draws.
+    """
+    X_all = np.asarray(X_all, dtype=float)
+    M, L = X_all.shape[0], len(widths)
+    sigma2 = 0.0 if math.isinf(beta) else n_train / beta
+    rng = np.random.default_rng(seed)
+    batch = max(1, min(samples, _FLOATS_PER_BATCH // (max(list(widths) + [M]) * M * L)))
+    top = -math.inf
+    sums = [0.0, 0.0] + [np.zeros((L, M, M)) for _ in range(3)]  # w, w^2, w S, w^2 S, w^2 S^2 (w relative to top)
+    for start in range(0, samples, batch):
+        S = sample_gram_chain(X_all, widths, phi, sigma_w2, min(batch, samples - start), rng, every_layer=True)
+        log_w, _, _ = _gp_readout(S[:, -1], y, sigma2)
+        if log_w.max() > top:
+            shift, top = top - float(log_w.max()), float(log_w.max())
+            sums = [x * math.exp(shift * power) for x, power in zip(sums, (1, 2, 1, 2, 2))]
+        w = np.exp(log_w - top)
+        new = [w.sum(), (w**2).sum(), np.einsum("b,blij->lij", w, S), np.einsum("b,blij->lij", w**2, S),
+               np.einsum("b,blij->lij", w**2, S**2)]
+        sums = [x + d for x, d in zip(sums, new)]
+    total, squares, first, cross, second = sums
+    mean = first / total
+    spread = np.clip(second - 2 * mean * cross + mean**2 * squares, 0.0, None)
+    return mean, np.sqrt(spread) / total
 
 
 def _gp_readout(S: np.ndarray, y: np.ndarray, sigma2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,59 @@
+"""Posterior representations: the posterior mean of every hidden layer's Gram matrix, order by order.
+
+With ``X^(l) = S_l - K_l`` and ``z`` the evidence ratio (a function of ``X^(L)``),
+
+    E_post[S_l] = K_l + E[X^(l) z] / E[z].
+
+``E[X^(l)_e z]`` is the read-out of ``z`` with the entry ``e`` as one more item of each moment: the blocks
+holding it are mixed cumulants ``kappa(X^(l)_e, X^(m)_f1 .. X^(m)_fs)``, ``m >= l``. At ``m = l`` they are
+the cumulants ``kappa_(s+1)`` of ``X^(l)``; each later layer carries them by the spectator transfer terms
+(``transfer.transfer_terms(..., spectator=True)``: given ``X^(l)`` and ``X^(m-1)`` the entry ``X^(l)_e`` is
+a constant). ``kappa(X^(l)_e, s entries) = O(n^-max(1, s))``, so ``s <= order`` is carried: memory
+``L M^(2 order + 2)``, work ``L^2 / 2`` layer steps of the dense lowering's size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backends import Problem
+from ..progress import progress
+from .copy_cumulants import CopyCumulants
+from .layer_maps import LocalMap
+from .readout import ReadoutOperands, readout_networks
+from .runtime_terms import LayerTransfer, readout_expectation, readout_moments
+from .transfer import transfer_terms_for
+
+
+def representation_moments(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """``(E[z], E[X^(l) z])``: series of shapes ``(order + 1,)`` and ``(L, order + 1, M, M)``."""
+    order, widths = problem.order, problem.widths
+    local_map = LocalMap(problem.phi, problem.sigma_w2)
+    cumulants = CopyCumulants(problem.phi, float(problem.sigma_w2))
+    terms = transfer_terms_for(problem.phi, local_map, order)
+    spectator_terms = transfer_terms_for(problem.phi, local_map, order, spectator=True)
+    M = len(problem.kernels[-1])
+    state = {n: np.zeros((order + 1,) + (M,) * (2 * n)) for n in range(1, order + 2)}
+    mixed: list[dict[int, np.ndarray]] = []  # per earlier layer l: s -> kappa(X^(l)_e, s entries of X^(m))
+    with progress(len(widths), f"order {order}: representations through the layers", enabled=order >= 2) as bar:
+        for layer, width in enumerate(widths, start=1):
+            K = problem.kernels[layer - 1]
+            step = LayerTransfer(K, width, local_map.weights(K), cumulants, order)
+            carried = []
+            for earlier in mixed:
+                carried.append({0: earlier[0]} | {n: step.apply(spectator_terms[n], state, n, earlier)
+                                                   for n in range(1, order + 1)})
+                step.forget_mixed()
+            state = {n: step.apply(terms[n], state, n) for n in range(1, order + 2)}
+            mixed = carried + [{s: state[s + 1] for s in range(order + 1)}]
+            cumulants.forget()
+            bar.update()
+    K_L = problem.kernels[-1]
+    z = readout_moments(K_L, problem.n_train, problem.y, problem.sigma2, state, order).z
+    operands = ReadoutOperands(K_L, problem.n_train, problem.y, problem.sigma2)
+    out = np.zeros((len(widths), order + 1, M, M))
+    for l, carried in enumerate(mixed):
+        for letters in range(2 * order + 1):
+            value = readout_expectation(readout_networks(letters, 2 * order)["z"], operands, state, order, carried)
+            if value is not None:
+                out[l] += value
+    return z, out
