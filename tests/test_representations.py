@@ -115,6 +115,8 @@ def test_bad_requests_are_value_errors():
         net.representations(X, y, order=9)
     with pytest.raises(ValueError, match="X_test"):
         net.representations(X, y, X_test[:, :2], order=1)
+    with pytest.raises(ValueError, match="needs every width >= P"):
+        monte_carlo_representations(X, 3, y, [2, 40], lambda x: x, 1.0, math.inf, samples=10)
     big_X, big_y, _ = make_data(P=60, N0=80, T=0, seed=0)
     with pytest.raises(ValueError, match="representations at order 2 on 60 points and 2 layers need about"):
         net.representations(big_X, big_y, order=2)

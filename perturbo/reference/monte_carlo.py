@@ -90,6 +90,38 @@ def _eigh_factor(S: np.ndarray) -> np.ndarray:
     return eigvec * np.sqrt(np.clip(eigval, 0.0, None))[..., None, :]
 
 
+def _checked(X_all: np.ndarray, n_train: int, y: np.ndarray, widths: Sequence[int], beta: float,
+             samples: int) -> tuple[np.ndarray, np.ndarray, list[int], float]:
+    """The inputs as arrays, and the noise variance ``P / beta``; ``ValueError`` for what the chain cannot sample."""
+    X_all = np.asarray(X_all, dtype=float)
+    y = np.asarray(y, dtype=float)
+    widths = [int(width) for width in widths]
+    if X_all.ndim != 2:
+        raise ValueError(f"X_all must be a 2-d array (inputs x features), got shape {X_all.shape}")
+    M, P = X_all.shape[0], n_train
+    if not 1 <= P <= M:
+        raise ValueError(f"n_train must be between 1 and the number of inputs {M}, got {n_train}")
+    if y.shape != (P,):
+        raise ValueError(f"y must have shape ({P},), got {y.shape}")
+    if not widths or min(widths) < 1:
+        raise ValueError(f"widths must be a non-empty list of positive integers, got {widths}")
+    if not beta > 0:
+        raise ValueError(f"beta must be positive (math.inf for zero temperature), got {beta}")
+    if samples < 1:
+        raise ValueError(f"samples must be positive, got {samples}")
+    sigma2 = 0.0 if math.isinf(beta) else P / beta
+    if sigma2 == 0.0 and min(widths) < P:
+        raise ValueError(
+            f"the Monte Carlo read-out at zero temperature needs every width >= P = {P} (got widths {widths}): "
+            "a narrower layer makes the sampled training kernel singular; use a finite beta"
+        )
+    if sigma2 == 0.0 and len(np.unique(X_all[:P], axis=0)) < P:
+        raise ValueError(
+            "repeated training inputs make the training kernel singular at zero temperature; use a finite beta"
+        )
+    return X_all, y, widths, sigma2
+
+
 def monte_carlo(
     X_all: np.ndarray,
     n_train: int,
@@ -119,34 +151,9 @@ def monte_carlo(
     ``np.random.default_rng(seed)``; the batch size depends only on the
     widths and ``M``, so a given seed always gives the same result.
     """
-    X_all = np.asarray(X_all, dtype=float)
-    y = np.asarray(y, dtype=float)
-    widths = [int(width) for width in widths]
-    if X_all.ndim != 2:
-        raise ValueError(f"X_all must be a 2-d array (inputs x features), got shape {X_all.shape}")
+    X_all, y, widths, sigma2 = _checked(X_all, n_train, y, widths, beta, samples)
     M = X_all.shape[0]
-    P, T = n_train, M - n_train
-    if not 1 <= P <= M:
-        raise ValueError(f"n_train must be between 1 and the number of inputs {M}, got {n_train}")
-    if y.shape != (P,):
-        raise ValueError(f"y must have shape ({P},), got {y.shape}")
-    if not widths or min(widths) < 1:
-        raise ValueError(f"widths must be a non-empty list of positive integers, got {widths}")
-    if not beta > 0:
-        raise ValueError(f"beta must be positive (math.inf for zero temperature), got {beta}")
-    if samples < 1:
-        raise ValueError(f"samples must be positive, got {samples}")
-    sigma2 = 0.0 if math.isinf(beta) else P / beta
-    if sigma2 == 0.0 and min(widths) < P:
-        raise ValueError(
-            f"the Monte Carlo read-out at zero temperature needs every width >= P = {P} (got widths {widths}): "
-            "a narrower layer makes the sampled training kernel singular; use a finite beta"
-        )
-    if sigma2 == 0.0 and len(np.unique(X_all[:P], axis=0)) < P:
-        raise ValueError(
-            "repeated training inputs make the training kernel singular at zero temperature; use a finite beta"
-        )
-
+    T = M - n_train
     rng = np.random.default_rng(seed)
     batch = max(1, min(samples, _FLOATS_PER_BATCH // (max(widths + [M]) * M)))
     n_batches = -(-samples // batch)
@@ -187,9 +194,8 @@ def monte_carlo_representations(
     ``w = N(y; 0, S_L,DD + sigma2 I)``; standard error ``sqrt(sum w^2 (S_l - mean)^2) / sum w`` (ratio
     estimator). Same seed, same draws.
     """
-    X_all = np.asarray(X_all, dtype=float)
+    X_all, y, widths, sigma2 = _checked(X_all, n_train, y, widths, beta, samples)
     M, L = X_all.shape[0], len(widths)
-    sigma2 = 0.0 if math.isinf(beta) else n_train / beta
     rng = np.random.default_rng(seed)
     batch = max(1, min(samples, _FLOATS_PER_BATCH // (max(list(widths) + [M]) * M * L)))
     top = -math.inf
