@@ -132,8 +132,9 @@ def _network_latex(net: ReadoutNetwork) -> str:
     return ("-" if c < 0 else "+") + r"\," + (r"\,".join(parts) or "1")
 
 
-def expansion(order: int, phi: sp.Expr, sigma_w2: sp.Expr) -> dict:
-    """The machine-readable expansion (module docstring): symbols, transfer terms by ``n``, read-out networks."""
+def expansion(order: int, phi: sp.Expr, sigma_w2: sp.Expr) -> tuple[dict, dict[int, list[Term]]]:
+    """The machine-readable expansion (module docstring: symbols, transfer terms by ``n``, read-out networks) and
+    the transfer terms it lists."""
     local_map = LocalMap(phi, sigma_w2)
     terms = transfer_terms_for(phi, local_map, order)
     zero = _vanishing_noise(phi, terms)
@@ -151,8 +152,7 @@ def expansion(order: int, phi: sp.Expr, sigma_w2: sp.Expr) -> dict:
                          if isinstance(op, Noise)}),
         "transfer": {str(n): [_term_json(term) for term in kept[n]] for n in kept},
         "readout": readout,
-        "_terms": kept,
-    }
+    }, kept
 
 
 HEADER = r"""Widths $N_l$; $K_l$ the infinite-width kernels ($K_0 = \sigma_w^2 X X^\top/N_0$, $K_l = m(K_{l-1})$, $m$ the
@@ -177,8 +177,8 @@ $M$ points.
 """
 
 
-def _markdown(data: dict, phi: sp.Expr) -> str:
-    order, terms = data["order"], data["_terms"]
+def _markdown(data: dict, terms: dict[int, list[Term]], phi: sp.Expr) -> str:
+    order = data["order"]
     lines = [f"# The order-{order} expansion for $\\phi(t) = {sp.latex(phi)}$\n\n",
              "Written by `perturbo derive` from the compiler's typed IR (`perturbo/printed_expansion.py`); the "
              "JSON next to this file holds the same terms and is evaluated back on data by the tests.\n\n", HEADER]
@@ -220,10 +220,9 @@ def write_expansion(order: int, phi: sp.Expr, sigma_w2: sp.Expr, folder: Path) -
     """Write ``expansion_<order>.{md,json}`` into ``folder``; return the paths."""
     if sp.Poly(phi, t).degree() < 1:
         raise ValueError("the activation must be a polynomial in t of degree at least 1")
-    data = expansion(order, phi, sigma_w2)
+    data, terms = expansion(order, phi, sigma_w2)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"expansion_{order}.md", folder / f"expansion_{order}.json"]
-    paths[0].write_text(_markdown(data, phi))
-    data.pop("_terms")
+    paths[0].write_text(_markdown(data, terms, phi))
     paths[1].write_text(json.dumps(data) + "\n")
     return paths
