@@ -84,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
     quick = parser.parse_args().quick
-    continuum([8, 16] if quick else [8, 16, 32, 48])
+    continuum([8, 16] if quick else [8, 16, 32, 48, 100])
     representations({1: [4, 8] if quick else [4, 8, 16, 24], 2: [3, 4] if quick else [3, 4, 6, 8]}, (1, 2))
     closed_forms([1, 2] if quick else [1, 2, 3])
 

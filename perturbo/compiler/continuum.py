@@ -17,7 +17,8 @@ terms as one deterministic layer of the compiler (``transfer``, noise terms left
 read-out (``readout_moments``). So ``term_1 -> (L/N) int_0^1 h(t) dt`` with ``h`` the read-out of one
 depth's fluctuation (DESIGN's ``E_z[coef_{delta^2} G(Phi_{1-t}(K(t) + delta (z z^T - K(t))))]``).
 
-Gauss-Legendre in ``t``; per node ``O(M^4)`` (the dense fourth-order cumulant), memory ``M^4``.
+Gauss-Legendre in ``t``. ``kappa_2`` is kept factored (``runtime_terms.FactoredCumulant``: sums of products of
+``M x M`` matrices, stacked over the nodes), so the read-out costs ``O(nodes M^3)`` and memory ``O(nodes M^2)``.
 Outside the domain (``2 psi K0_aa >= 1`` for some point) the flow blows up before the output.
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ..backends import Moments
-from .runtime_terms import LayerTransfer, readout_moments
+from .runtime_terms import BATCH, FactoredCumulant, LayerTransfer, readout_moments
 from .transfer import transfer_terms
 
 psi, tau = sp.symbols("psi tau", real=True)
@@ -101,28 +102,39 @@ def check_domain(K0: np.ndarray, strength: float) -> None:
         )
 
 
-def wishart_covariance(K: np.ndarray) -> np.ndarray:
-    """``C_{ab,cd} = K_ac K_bd + K_ad K_bc``: ``N`` times the covariance of one layer's Gram matrix."""
-    return np.einsum("ac,bd->abcd", K, K) + np.einsum("ad,bc->abcd", K, K)
+def wishart_covariance(K: np.ndarray, weights: np.ndarray | None = None) -> FactoredCumulant:
+    """``C_{ab,cd} = K_ac K_bd + K_ad K_bc`` (``N`` times the covariance of one layer's Gram matrix), factored;
+    with ``K`` stacked over quadrature nodes, ``sum_nodes weights C`` (``BATCH`` the node axis)."""
+    head = (BATCH,) if K.ndim == 3 else ()
+    weight = () if weights is None else ((weights, (BATCH,)),)
+    return FactoredCumulant(1, tuple(
+        (1.0, weight + ((K, head + (a, c)), (K, head + (b, d))))
+        for (a, c), (b, d) in ((("p0", "p2"), ("p1", "p3")), (("p0", "p3"), ("p1", "p2")))))
 
 
 def continuum_moments(K0: np.ndarray, n_train: int, y: np.ndarray, sigma2: float, strength: float,
                       depth_over_width: float, nodes: int = DEFAULT_NODES) -> Moments:
-    """The series ``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` to first order in ``L/N``, around ``K(1)`` (module docstring)."""
+    """The series ``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` to first order in ``L/N``, around ``K(1)`` (module docstring).
+
+    ``kappa_1`` is summed over the nodes as an ``M x M`` array; ``kappa_2`` stays factored, its matrices stacked
+    over the nodes, so the read-out costs ``O(nodes M^3)``.
+    """
     check_domain(K0, strength)
     flow_terms = _flow()
     terms = {n: tuple(term for term in transfer_terms(n, 1, flow_terms.curvatures, ()) if term.noise_power == 0)
              for n in (1, 2)}
     M = len(K0)
-    output = {1: np.zeros((2, M, M)), 2: np.zeros((2,) + (M,) * 4)}
     points, weights = np.polynomial.legendre.leggauss(nodes)
-    for x, w in zip(points, weights):
-        t = 0.5 * (x + 1.0)
-        K = flow(K0, strength, t)
-        state = {1: np.zeros((2, M, M)), 2: np.zeros((2,) + (M,) * 4)}
-        state[2][1] = wishart_covariance(K)
+    depths = 0.5 * (points + 1.0)
+    scale = 0.5 * weights * depth_over_width
+    kernels = np.stack([flow(K0, strength, t) for t in depths])
+    kappa_1 = np.zeros((2, M, M))
+    for K, t, w in zip(kernels, depths, scale):
         # a deterministic map (no noise terms), so the width does not enter: 1
         step = LayerTransfer(K, 1, flow_terms.weights(K, strength, 1.0 - t), None, 1)
-        for n in (1, 2):
-            output[n] += (0.5 * w * depth_over_width) * step.apply(terms[n], state, n)
-    return readout_moments(flow(K0, strength, 1.0), n_train, y, sigma2, output, 1)
+        kappa_1 += w * step.apply(terms[1], {1: np.zeros((2, M, M)), 2: wishart_covariance(K)}, 1)
+    jacobians = [flow_terms.weights(K, strength, 1.0 - t) for K, t in zip(kernels, depths)]
+    stacked = {beta: np.stack([j[beta] for j in jacobians]) for beta in ((0, 0, 1), (1, 0, 0))}
+    carried = LayerTransfer(K0, 1, stacked, None, 1)
+    kappa_2 = carried.apply_factored(terms[2], {2: wishart_covariance(kernels, scale)}, 2)
+    return readout_moments(flow(K0, strength, 1.0), n_train, y, sigma2, {1: kappa_1, 2: kappa_2}, 1)

@@ -8,7 +8,9 @@ by ``opt_einsum`` and reused.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -57,6 +59,69 @@ def _contract_series(
     return out
 
 
+Factor = tuple[np.ndarray, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class FactoredCumulant:
+    """``kappa_s = sum_k coefficient_k prod_f matrix_f`` over the placeholders ``p0 .. p(2s-1)`` of its entries
+    ``(p0, p1), (p2, p3), ...``, in the single power row ``row`` of ``1/n``: ``O(M^2)`` memory per term where the
+    dense array needs ``M^(2s)``, and read-out contractions of ``O(M^3)``. A matrix may carry a leading batch
+    axis ``BATCH``, summed with the others (a quadrature, say)."""
+
+    row: int
+    terms: tuple[tuple[float, tuple[Factor, ...]], ...]
+
+    def propagated(self, k: int, jacobian: tuple[np.ndarray, np.ndarray]) -> FactoredCumulant:
+        """``J`` on entry ``k`` (``layer_maps.propagate``): ``(J X)_uv = W_uv X_uv + U_uv X_uu + U_vu X_vv``."""
+        W, U = jacobian
+        u, v = f"p{2 * k}", f"p{2 * k + 1}"
+        head = (BATCH,) if W.ndim == 3 else ()
+        terms = []
+        for c, factors in self.terms:
+            terms.append((c, factors + ((W, head + (u, v)),)))
+            terms.append((c, _renamed(factors, {v: u}) + ((U, head + (u, v)),)))
+            terms.append((c, _renamed(factors, {u: v}) + ((np.swapaxes(U, -1, -2), head + (u, v)),)))
+        return FactoredCumulant(self.row, tuple(terms))
+
+    def on(self, indices: tuple[str, ...]) -> list[tuple[float, list[Factor]]]:
+        """Each term's factors with placeholder ``p_i`` replaced by ``indices[i]`` (a repeated pair: the diagonal)."""
+        names = {f"p{i}": name for i, name in enumerate(indices)}
+        out = []
+        for c, factors in _renamed_all(self.terms, names):
+            out.append((c, [(np.diagonal(a, axis1=-2, axis2=-1), idx[:-1]) if len(idx) > 1 and idx[-1] == idx[-2]
+                            else (a, idx) for a, idx in factors]))
+        return out
+
+
+BATCH = "batch"
+
+
+def _renamed(factors: tuple[Factor, ...], names: dict[str, str]) -> tuple[Factor, ...]:
+    return tuple((a, tuple(names.get(i, i) for i in idx)) for a, idx in factors)
+
+
+def _renamed_all(terms, names: dict[str, str]):
+    return [(c, _renamed(factors, names)) for c, factors in terms]
+
+
+def _contract_with_factored(fixed: list, series: list, output: tuple[str, ...], order: int, shift: int,
+                            lowest: list[int]) -> np.ndarray:
+    """``_contract_series`` where some series are ``FactoredCumulant``: their terms join the fixed operands."""
+    factored = [(s, idx) for s, idx in series if isinstance(s, FactoredCumulant)]
+    if not factored:
+        return _contract_series(fixed, series, output, order, shift, lowest)
+    dense = [(s, idx, low) for (s, idx), low in zip(series, lowest) if not isinstance(s, FactoredCumulant)]
+    shift += sum(s.row for s, _ in factored)
+    total = None
+    for choice in itertools.product(*[s.on(idx) for s, idx in factored]):
+        extra = [f for _, fs in choice for f in fs]
+        value = math.prod(c for c, _ in choice) * _contract_series(
+            fixed + extra, [(s, idx) for s, idx, _ in dense], output, order, shift, [low for *_, low in dense])
+        total = value if total is None else total + value
+    return total
+
+
 @lru_cache(maxsize=4096)
 def _expression(subscripts: str, shapes: tuple[tuple[int, ...], ...]):
     """A contraction with its path planned once (opt_einsum)."""
@@ -98,7 +163,8 @@ class LayerTransfer:
             else:
                 inner = self._state(arrays, key, jacobian_axes[:-1])
                 k = jacobian_axes[-1]
-                self._dressed[memo] = propagate(inner, (1 + 2 * k, 2 + 2 * k), self.jacobian)
+                self._dressed[memo] = (inner.propagated(k, self.jacobian) if isinstance(inner, FactoredCumulant)
+                                       else propagate(inner, (1 + 2 * k, 2 + 2 * k), self.jacobian))
         return self._dressed[memo]
 
     def _state_operand(self, s: State, state: dict[int, np.ndarray], mixed: dict[int, np.ndarray] | None):
@@ -126,9 +192,26 @@ class LayerTransfer:
             lowest = [lowest_row(len(s.factors)) for s in term.states]
             if any(not np.any(a) for a, _ in fixed):
                 continue
-            value = _contract_series(fixed, series, output, self.order, term.noise_power, lowest)
+            value = _contract_with_factored(fixed, series, output, self.order, term.noise_power, lowest)
             out += value * (term.multiplicity / self.width**term.noise_power)
         return out
+
+    def apply_factored(self, terms: Sequence[Term], state: dict[int, np.ndarray | FactoredCumulant],
+                       n: int) -> FactoredCumulant:
+        """``kappa_n`` of the next layer kept factored, for terms that are each one factored state cumulant with
+        the Jacobian applied (a deterministic map's ``kappa_n`` at first order); ``ValueError`` for others."""
+        out, row = [], None
+        for term in terms:
+            if term.operands or term.noise_power or len(term.states) != 1:
+                raise ValueError(f"a factored kappa_{n} needs terms of one state cumulant, got {term}")
+            kappa, idx = self._state_operand(term.states[0], state, None)
+            if not isinstance(kappa, FactoredCumulant):
+                raise ValueError(f"a factored kappa_{n} needs a factored input cumulant, got {type(kappa).__name__}")
+            placeholder = {name: f"p{k}" for k, name in enumerate(i for pair in term.outputs for i in pair)}
+            names = {f"p{k}": placeholder[name] for k, name in enumerate(idx)}
+            out += [(c * term.multiplicity, factors) for c, factors in _renamed_all(kappa.terms, names)]
+            row = kappa.row
+        return FactoredCumulant(row, tuple(out))
 
 
 SPECTATOR_INDICES = ("e0", "e1")
@@ -160,7 +243,7 @@ def readout_expectation(
                 series.append((arrays[size], head + tuple(i for k in slots for i in net.slots[k])))
             if sum(lowest) > order or len(series) < len(tau):
                 continue
-            value = float(net.coefficient) * _contract_series(fixed, series, output, order, 0, lowest)
+            value = float(net.coefficient) * _contract_with_factored(fixed, series, output, order, 0, lowest)
             total = value if total is None else total + value
     return total
 
