@@ -24,7 +24,6 @@ from .results import (
     truncation_diagnostics,
 )
 from .backends import BACKENDS, Moments, Problem
-from .compiler import continuum
 from .runtime import series
 from .runtime.gp_posterior import cholesky_of_training_kernel, gp_log_evidence, gp_predict, noise_variance
 from .runtime.kernel_flow import input_kernel, kernel_flow
@@ -131,6 +130,8 @@ class ShapedMLP:
             return kernels[-1], lambda: self._moments(kernels, n_train, y, beta, order, backend)
         if limit != "continuum":
             raise ValueError(f"limit must be None or 'continuum', got {limit!r}")
+        from .compiler import continuum
+
         strength = self._continuum_strength(order, backend)
         K0 = input_kernel(X_all, 1.0)
         continuum.check_domain(K0, strength)

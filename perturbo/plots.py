@@ -308,20 +308,17 @@ def plot_representations(rep: Representations, title: str, path: str | Path) -> 
         raise ValueError("the representations plot shows corrections: use order >= 1")
     figure = _new_figure()
     L = len(rep.terms)
-    grid = figure.subplots(2, L, squeeze=False, height_ratios=[1, 1.2])
+    layout = figure.add_gridspec(2, L, height_ratios=[1, 1.2])
+    heatmaps = [figure.add_subplot(layout[0, l]) for l in range(L)]
     change = rep.terms[:, 1]
     scale = float(np.max(np.abs(change))) or 1.0
-    for l in range(L):
-        image = grid[0, l].imshow(change[l], cmap="RdBu_r", vmin=-scale, vmax=scale)
-        grid[0, l].set_title(f"layer {l + 1}", fontsize="small")
-        grid[0, l].set_xticks([])
-        grid[0, l].set_yticks([])
-    figure.colorbar(image, ax=list(grid[0]), shrink=0.8, label="order-1 change of E[S_l]")
-    for ax in grid[1, 1:]:
-        ax.remove()
-    ax = figure.add_subplot(2, 1, 2) if L > 1 else grid[1, 0]
-    if L > 1:
-        grid[1, 0].remove()
+    for l, heatmap in enumerate(heatmaps):
+        image = heatmap.imshow(change[l], cmap="RdBu_r", vmin=-scale, vmax=scale)
+        heatmap.set_title(f"layer {l + 1}", fontsize="small")
+        heatmap.set_xticks([])
+        heatmap.set_yticks([])
+    figure.colorbar(image, ax=heatmaps, shrink=0.8, label="order-1 change of E[S_l]")
+    ax = figure.add_subplot(layout[1, :])
     depth = np.arange(1, L + 1)
     ax.plot(depth, rep.alignment[:, 0], "o-", label="order 0 (prior kernel)")
     ax.plot(depth, rep.alignment[:, rep.order], "s-", label=f"order {rep.order}")

@@ -132,9 +132,9 @@ def _network_latex(net: ReadoutNetwork) -> str:
     return ("-" if c < 0 else "+") + r"\," + (r"\,".join(parts) or "1")
 
 
-def expansion(order: int, phi: sp.Expr, sigma_w2: sp.Expr) -> tuple[dict, dict[int, list[Term]]]:
-    """The machine-readable expansion (module docstring: symbols, transfer terms by ``n``, read-out networks) and
-    the transfer terms it lists."""
+def expansion(order: int, phi: sp.Expr, sigma_w2: sp.Expr) -> tuple[dict, dict[int, list[Term]], dict]:
+    """The machine-readable expansion (module docstring: symbols, transfer terms by ``n``, read-out networks),
+    the transfer terms it lists and the curvature weights (``beta -> d^beta f / beta!``)."""
     local_map = LocalMap(phi, sigma_w2)
     terms = transfer_terms_for(phi, local_map, order)
     zero = _vanishing_noise(phi, terms)
@@ -152,7 +152,7 @@ def expansion(order: int, phi: sp.Expr, sigma_w2: sp.Expr) -> tuple[dict, dict[i
                          if isinstance(op, Noise)}),
         "transfer": {str(n): [_term_json(term) for term in kept[n]] for n in kept},
         "readout": readout,
-    }, kept
+    }, kept, local_map.coefficients
 
 
 HEADER = r"""Widths $N_l$; $K_l$ the infinite-width kernels ($K_0 = \sigma_w^2 X X^\top/N_0$, $K_l = m(K_{l-1})$, $m$ the
@@ -177,14 +177,14 @@ $M$ points.
 """
 
 
-def _markdown(data: dict, terms: dict[int, list[Term]], phi: sp.Expr) -> str:
+def _markdown(data: dict, terms: dict[int, list[Term]], weights: dict, phi: sp.Expr) -> str:
     order = data["order"]
     lines = [f"# The order-{order} expansion for $\\phi(t) = {sp.latex(phi)}$\n\n",
              "Written by `perturbo derive` from the compiler's typed IR (`perturbo/printed_expansion.py`); the "
              "JSON next to this file holds the same terms and is evaluated back on data by the tests.\n\n", HEADER]
     lines.append("\n**Curvature weights** (the non-zero ones):\n\n")
     entries = dict(zip(VARIABLES, sp.symbols("K_aa K_bb K_ab")))
-    for beta, e in LocalMap(phi, sp.sympify(data["sigma_w2"])).coefficients.items():
+    for beta, e in weights.items():
         lines.append(f"- $c^{{{''.join(map(str, beta))}}}_{{ab}} = {sp.latex(e.subs(entries))}$\n")
     lines.append(f"\n**Noise coefficients used**: {len(data['noise'])} ($r$, $\\alpha$).\n\n")
     lines.append("## The layer recursion\n\n")
@@ -220,9 +220,9 @@ def write_expansion(order: int, phi: sp.Expr, sigma_w2: sp.Expr, folder: Path) -
     """Write ``expansion_<order>.{md,json}`` into ``folder``; return the paths."""
     if sp.Poly(phi, t).degree() < 1:
         raise ValueError("the activation must be a polynomial in t of degree at least 1")
-    data, terms = expansion(order, phi, sigma_w2)
+    data, terms, weights = expansion(order, phi, sigma_w2)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"expansion_{order}.md", folder / f"expansion_{order}.json"]
-    paths[0].write_text(_markdown(data, terms, phi))
+    paths[0].write_text(_markdown(data, terms, weights, phi))
     paths[1].write_text(json.dumps(data) + "\n")
     return paths

@@ -87,12 +87,17 @@ class VerifyReport:
     counterexample: dict | None
 
 
+def _candidate_text(candidate: str | sp.Expr) -> str:
+    """Python syntax of a candidate (``^`` is a power)."""
+    return candidate.replace("^", "**") if isinstance(candidate, str) else sp.sstr(candidate)
+
+
 def compile_candidate(candidate: str | sp.Expr) -> tuple[Callable[[dict], float], set[str]]:
     """Parse a candidate in the vocabulary: its evaluator and the names it uses.
 
     ``ValueError`` naming what is not allowed.
     """
-    text = str(candidate).replace("^", "**") if isinstance(candidate, str) else sp.sstr(candidate)
+    text = _candidate_text(candidate)
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
@@ -135,10 +140,10 @@ SYMBOLIC_NAMES = {"zero": {"P", "L", "r", "v0", "m0", "kxx"}, "finite": {"P", "L
 """Names a symbolic decision can use (besides the indexed invariants, and ``N_l`` inside ``sum_l``)."""
 
 
-def symbolic_form(candidate: str | sp.Expr, order: int, beta: float) -> tuple[sp.Expr, str] | str:
-    """The candidate in ``closed_form``'s symbols and which widths it is for, or why it cannot be decided symbolically."""
-    _, names = compile_candidate(candidate)  # the same checks as for evaluation
-    text = str(candidate).replace("^", "**") if isinstance(candidate, str) else sp.sstr(candidate)
+def symbolic_form(candidate: str | sp.Expr, names: set[str], beta: float) -> tuple[sp.Expr, str] | str:
+    """The candidate (already checked by ``compile_candidate``, which found ``names``) in ``closed_form``'s symbols
+    and which widths it is for, or why it cannot be decided symbolically."""
+    text = _candidate_text(candidate)
     temperature = "zero" if math.isinf(beta) else "finite"
     outside = {n for n in names - SYMBOLIC_NAMES[temperature] - {"N_l", "sum_l", "sqrt", "log", "exp", "pi"}
                if not _indexed(n)}
@@ -275,7 +280,7 @@ def verify(
         elif order > closed_forms.LARGEST_ORDER:
             reason = f"closed forms go to order {closed_forms.LARGEST_ORDER}"
         else:
-            reason = symbolic_form(candidate, order, beta)
+            reason = symbolic_form(candidate, names, beta)
         if isinstance(reason, str) and method == "symbolic":
             raise ValueError(f"cannot decide symbolically: {reason}; use method='random'")
         if not isinstance(reason, str):

@@ -30,6 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ..backends import Moments
+from .readout import ReadoutOperands
 from .runtime_terms import BATCH, FactoredCumulant, LayerTransfer, readout_moments
 from .transfer import transfer_terms
 
@@ -128,13 +129,14 @@ def continuum_moments(K0: np.ndarray, n_train: int, y: np.ndarray, sigma2: float
     depths = 0.5 * (points + 1.0)
     scale = 0.5 * weights * depth_over_width
     kernels = np.stack([flow(K0, strength, t) for t in depths])
+    taylor = [flow_terms.weights(K, strength, 1.0 - t) for K, t in zip(kernels, depths)]  # of Phi_{1-t} at K(t)
     kappa_1 = np.zeros((2, M, M))
-    for K, t, w in zip(kernels, depths, scale):
+    for K, weights_t, w in zip(kernels, taylor, scale):
         # a deterministic map (no noise terms), so the width does not enter: 1
-        step = LayerTransfer(K, 1, flow_terms.weights(K, strength, 1.0 - t), None, 1)
+        step = LayerTransfer(K, 1, weights_t, None, 1)
         kappa_1 += w * step.apply(terms[1], {1: np.zeros((2, M, M)), 2: wishart_covariance(K)}, 1)
-    jacobians = [flow_terms.weights(K, strength, 1.0 - t) for K, t in zip(kernels, depths)]
-    stacked = {beta: np.stack([j[beta] for j in jacobians]) for beta in ((0, 0, 1), (1, 0, 0))}
+    stacked = {beta: np.stack([weights_t[beta] for weights_t in taylor]) for beta in ((0, 0, 1), (1, 0, 0))}
     carried = LayerTransfer(K0, 1, stacked, None, 1)
     kappa_2 = carried.apply_factored(terms[2], {2: wishart_covariance(kernels, scale)}, 2)
-    return readout_moments(flow(K0, strength, 1.0), n_train, y, sigma2, {1: kappa_1, 2: kappa_2}, 1)
+    operands = ReadoutOperands(flow(K0, strength, 1.0), n_train, y, sigma2)
+    return readout_moments(operands, {1: kappa_1, 2: kappa_2}, 1)

@@ -15,6 +15,7 @@ from ..backends import Moments, Problem
 from ..progress import progress
 from .layer_maps import LocalMap
 from .copy_cumulants import CopyCumulants
+from .readout import ReadoutOperands
 from .runtime_terms import LayerTransfer, readout_moments
 from .transfer import transfer_terms_for
 
@@ -33,4 +34,5 @@ def dense_moments(problem: Problem) -> Moments:
             state = {n: step.apply(terms[n], state, n) for n in range(1, order + 2)}
             cumulants.forget()
             bar.update()
-    return readout_moments(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2, state, order)
+    operands = ReadoutOperands(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)
+    return readout_moments(operands, state, order)

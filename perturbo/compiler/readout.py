@@ -115,6 +115,10 @@ class ReadoutOperands:
         self.identity = np.eye(M)
         self._cache: dict[Operand, np.ndarray] = {}
 
+    @property
+    def n_test(self) -> int:
+        return len(self._K) - self._n_train
+
     def _trace(self, letters: tuple[str, ...]) -> float:
         """``tr`` of a product of ``A`` and ``K``: with an ``A`` in it and no two ``K`` adjacent (cyclically), every
         ``K`` sits between training-block ``A``'s, so only ``K_DD`` enters and the two commute:

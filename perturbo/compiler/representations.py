@@ -48,8 +48,8 @@ def representation_moments(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
             cumulants.forget()
             bar.update()
     K_L = problem.kernels[-1]
-    z = readout_moments(K_L, problem.n_train, problem.y, problem.sigma2, state, order).z
     operands = ReadoutOperands(K_L, problem.n_train, problem.y, problem.sigma2)
+    z = readout_moments(operands, state, order).z
     out = np.zeros((len(widths), order + 1, M, M))
     for l, carried in enumerate(mixed):
         for letters in range(2 * order + 1):

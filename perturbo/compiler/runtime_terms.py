@@ -248,11 +248,10 @@ def readout_expectation(
     return total
 
 
-def readout_moments(K: np.ndarray, n_train: int, y: np.ndarray, sigma2: float, state: dict[int, np.ndarray],
-                    order: int) -> Moments:
-    """``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` from the cumulants ``state`` of ``X = S_L - K`` (``K = K_L``)."""
-    operands = ReadoutOperands(K, n_train, y, sigma2)
-    T = len(K) - n_train
+def readout_moments(operands: ReadoutOperands, state: dict[int, np.ndarray], order: int) -> Moments:
+    """``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` from the cumulants ``state`` of ``X = S_L - K`` (``K = K_L``,
+    the operands' kernel)."""
+    T = operands.n_test
     out = {}
     for name, shape in {"z": (), "zm": (T,), "zs": (T, T)}.items():
         total = np.zeros((order + 1,) + shape)

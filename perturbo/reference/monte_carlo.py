@@ -90,6 +90,11 @@ def _eigh_factor(S: np.ndarray) -> np.ndarray:
     return eigvec * np.sqrt(np.clip(eigval, 0.0, None))[..., None, :]
 
 
+def _batch_size(samples: int, widths: list[int], M: int, layers_kept: int) -> int:
+    """Draws per batch: ``batch * max(N_l, M) * M * layers_kept`` stays below ``_FLOATS_PER_BATCH``."""
+    return max(1, min(samples, _FLOATS_PER_BATCH // (max(widths + [M]) * M * layers_kept)))
+
+
 def _checked(X_all: np.ndarray, n_train: int, y: np.ndarray, widths: Sequence[int], beta: float,
              samples: int) -> tuple[np.ndarray, np.ndarray, list[int], float]:
     """The inputs as arrays, and the noise variance ``P / beta``; ``ValueError`` for what the chain cannot sample."""
@@ -155,7 +160,7 @@ def monte_carlo(
     M = X_all.shape[0]
     T = M - n_train
     rng = np.random.default_rng(seed)
-    batch = max(1, min(samples, _FLOATS_PER_BATCH // (max(widths + [M]) * M)))
+    batch = _batch_size(samples, widths, M, 1)
     n_batches = -(-samples // batch)
     log_w = np.empty(samples)
     moments = _WeightedMoments(T)
@@ -197,7 +202,7 @@ def monte_carlo_representations(
     X_all, y, widths, sigma2 = _checked(X_all, n_train, y, widths, beta, samples)
     M, L = X_all.shape[0], len(widths)
     rng = np.random.default_rng(seed)
-    batch = max(1, min(samples, _FLOATS_PER_BATCH // (max(list(widths) + [M]) * M * L)))
+    batch = _batch_size(samples, widths, M, L)
     top = -math.inf
     sums = [0.0, 0.0] + [np.zeros((L, M, M)) for _ in range(3)]  # w, w^2, w S, w^2 S, w^2 S^2 (w relative to top)
     for start in range(0, samples, batch):
