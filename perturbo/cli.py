@@ -136,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="log evidence and posterior predictive on a dataset")
     _add_model_arguments(evaluate)
     evaluate.add_argument("--order", type=int, default=1, help=f"highest order in 1/N, 0..{MAX_ORDER} (default 1)")
+    evaluate.add_argument("--method", choices=["exact", "sampled", "auto"], default="exact",
+                          help="exact (default), sampled (drawn insertion patterns, with standard errors) or auto")
+    evaluate.add_argument("--samples", type=int, help="sampled: draws per pattern (default 2000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="sampled: random seed (default 0)")
+    evaluate.add_argument("--rtol", type=float,
+                          help="sampled or auto: target standard error of each correction relative to its size")
 
     derive = commands.add_parser("derive", help="derive the expansion to an order and write it to derivations/")
     derive.add_argument("--order", type=int, help="order in 1/n (>= 1)")
@@ -196,14 +202,17 @@ def _model(args: argparse.Namespace, width: int | list[int] | None = None) -> Sh
     return ShapedMLP(args.depth, width, psi=args.psi, sigma_w2=args.sigma_w2, activation=args.activation)
 
 
-def _series(net: ShapedMLP, data: Dataset, beta: float, order: int) -> dict:
-    ev = net.evidence(data.X, data.y, beta=beta, order=order)
-    out = {"log_evidence": ev.log_evidence, "log_evidence_terms": ev.terms.tolist(), "log_partition": ev.log_partition,
+def _series(net: ShapedMLP, data: Dataset, beta: float, order: int, **sampling: object) -> dict:
+    """The evaluate/check payload; ``sampling``: ``method``, ``samples``, ``seed``, ``rtol`` of the model."""
+    ev = net.evidence(data.X, data.y, beta=beta, order=order, **sampling)
+    out = {"method": ev.method, "log_evidence": ev.log_evidence, "log_evidence_terms": ev.terms.tolist(),
+           "log_evidence_terms_se": _tolist(ev.terms_se), "log_partition": ev.log_partition,
            "log_evidence_error_estimate": ev.error_estimate, "log_evidence_converging": ev.converging}
     if data.X_test is not None:
-        pr = net.predict(data.X, data.y, data.X_test, beta=beta, order=order)
+        pr = net.predict(data.X, data.y, data.X_test, beta=beta, order=order, **sampling)
         out.update(mean=pr.mean.tolist(), var=pr.var.tolist(), mean_terms=pr.mean_terms.tolist(),
-                   var_terms=pr.var_terms.tolist(), mean_error_estimate=_tolist(pr.mean_error_estimate),
+                   var_terms=pr.var_terms.tolist(), mean_terms_se=_tolist(pr.mean_terms_se),
+                   var_terms_se=_tolist(pr.var_terms_se), mean_error_estimate=_tolist(pr.mean_error_estimate),
                    var_error_estimate=_tolist(pr.var_error_estimate), predictive_converging=pr.converging)
     return out
 
@@ -263,12 +272,19 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     net = _model(args)
     data = load_dataset(args.data)
-    result = _series(net, data, args.beta, args.order)
+    sampling = {"method": args.method, "seed": args.seed}
+    if args.method != "exact":
+        sampling.update(samples=args.samples, rtol=args.rtol)
+    elif args.samples is not None or args.rtol is not None:
+        raise ValueError("--samples and --rtol apply to --method sampled or auto")
+    result = _series(net, data, args.beta, args.order, **sampling)
     if args.json:
         print(json.dumps({"model": repr(net), "beta": _json_beta(args.beta), "order": args.order, **result}, indent=2))
         return
-    print(f"{net!r}, beta = {args.beta}, order {args.order}\n")
-    rows = [[f"log evidence, order {k}", term] for k, term in enumerate(result["log_evidence_terms"])]
+    print(f"{net!r}, beta = {args.beta}, order {args.order}, method {result['method']}\n")
+    se = result["log_evidence_terms_se"]
+    rows = [[f"log evidence, order {k}", term] + ([] if se is None else [se[k]])
+            for k, term in enumerate(result["log_evidence_terms"])]
     rows.append(["log evidence (sum)", result["log_evidence"]])
     if result["log_evidence_error_estimate"] is not None:
         rows.append(["error estimate (|last term|)", result["log_evidence_error_estimate"]])
@@ -276,12 +292,18 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         rows.append(["terms shrinking", "no: the series is breaking down"])
     if result["log_partition"] is not None:
         rows.append(["log Z_beta", result["log_partition"]])
-    _print_table("Evidence", ["quantity", "value"], rows)
+    _print_table("Evidence", ["quantity", "value"] + ([] if se is None else ["std err"]),
+                 [row + [""] * (len(rows[0]) - len(row)) for row in rows])
     if "mean" in result:
         columns, values = ["test point", "mean", "var"], [result["mean"], result["var"]]
         if result["mean_error_estimate"] is not None:
             columns += ["mean error est.", "var error est."]
             values += [result["mean_error_estimate"], result["var_error_estimate"]]
+        if result["mean_terms_se"] is not None:
+            order = args.order
+            columns += [f"mean term {order} se", f"var term {order} se"]
+            values += [[row[order] for row in zip(*result["mean_terms_se"])],
+                       [row[order] for row in zip(*result["var_terms_se"])]]
         _print_table("Posterior predictive", columns, [[i, *row] for i, row in enumerate(zip(*values))])
         if result["predictive_converging"] is False:
             print("terms shrinking: no, the predictive series is breaking down\n")

@@ -27,6 +27,7 @@ from .backends import BACKENDS, Moments, Problem
 from .runtime import series
 from .runtime.gp_posterior import cholesky_of_training_kernel, gp_log_evidence, gp_predict, noise_variance
 from .runtime.kernel_flow import input_kernel, kernel_flow
+from .sampled.choice import Sampling
 from .symbolic.mean_map import numeric_mean_map
 from .validation import (
     check_beta,
@@ -46,6 +47,12 @@ MAX_ORDER = 4
 """Highest order offered (the cost of an exact order grows steeply with it: see README)."""
 
 BACKEND_CHOICES = ("auto", "compiled", "reference")
+DEFAULT_SAMPLES = 2000
+AUTO_RTOL = 0.05
+"""``method="auto"`` without ``rtol``: the target standard error of each correction, relative to its size."""
+
+Statistic = Callable[[Moments], np.ndarray]
+Evaluator = Callable[[Statistic], tuple[np.ndarray, np.ndarray | None]]
 
 
 def _choose_backend(backend: str) -> str:
@@ -53,6 +60,18 @@ def _choose_backend(backend: str) -> str:
     if backend not in BACKEND_CHOICES:
         raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, not {backend!r}")
     return "reference" if backend == "reference" else "compiled"
+
+
+def _exact(moments: Callable[[], Moments]) -> Evaluator:
+    """An evaluator of exact moments (computed once, on first use): no standard error."""
+    cache: list[Moments] = []
+
+    def evaluate(statistic: Statistic) -> tuple[np.ndarray, None]:
+        if not cache:
+            cache.append(moments())
+        return np.asarray(statistic(cache[0])), None
+
+    return evaluate
 
 
 class ShapedMLP:
@@ -89,17 +108,18 @@ class ShapedMLP:
         S0 = input_kernel(np.asarray(X, dtype=float), self.sigma_w2)
         return kernel_flow(S0, numeric_mean_map(self.activation.phi, self.sigma_w2), self.depth)
 
+    def _problem(self, kernels: list[np.ndarray], n_train: int, y: np.ndarray, beta: float, order: int) -> Problem:
+        return Problem(
+            self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), kernels, n_train, y,
+            noise_variance(n_train, beta), self.widths, order,
+        )
+
     def _moments(
         self, kernels: list[np.ndarray], n_train: int, y: np.ndarray, beta: float, order: int, backend: str
     ) -> Moments:
         """The backend's series of ``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` (kernels on the stacked inputs;
         the caller has checked that the training block is positive definite)."""
-        sigma2 = noise_variance(n_train, beta)
-        problem = Problem(
-            self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), kernels, n_train, y, sigma2,
-            self.widths, order,
-        )
-        return BACKENDS[_choose_backend(backend)](problem)
+        return BACKENDS[_choose_backend(backend)](self._problem(kernels, n_train, y, beta, order))
 
     def _continuum_strength(self, order: int, backend: str) -> float:
         """``psi`` of the default cubic, once it is checked that ``limit="continuum"`` applies to this network."""
@@ -118,16 +138,30 @@ class ShapedMLP:
         return 3.0 * float(shaping.coeff_monomial(t**3))
 
     def _series_inputs(
-        self, X_all: np.ndarray, n_train: int, y: np.ndarray, beta: float, order: int, backend: str, limit: str | None
-    ) -> tuple[np.ndarray, Callable[[], Moments]]:
-        """``K_L`` on the stacked inputs and the series of the moments around it (evaluated when called).
+        self, X_all: np.ndarray, n_train: int, y: np.ndarray, beta: float, order: int, backend: str,
+        limit: str | None, sampling: Sampling,
+    ) -> tuple[np.ndarray, Evaluator, str]:
+        """``K_L`` on the stacked inputs, an evaluator of statistics of the moments' series around it (each
+        returned with its standard error, ``None`` when exact) and the method that evaluates them.
 
         ``limit="continuum"``: ``L -> inf`` at fixed ``L/N`` (default cubic, first order): ``K(1)`` and
-        ``compiler.continuum``.
+        ``compiler.continuum``. ``sampling.method="sampled"``: the drawn insertion patterns (``sampled``).
         """
+        if limit is not None and sampling.method != "exact":
+            raise ValueError("limit='continuum' is evaluated exactly: leave method='exact'")
+        if sampling.method != "exact" and backend != "auto":
+            raise ValueError(f"method={sampling.method!r} has its own evaluator: leave backend='auto'")
         if limit is None:
             kernels = self.kernels(X_all)
-            return kernels[-1], lambda: self._moments(kernels, n_train, y, beta, order, backend)
+            problem = self._problem(kernels, n_train, y, beta, order)
+            gp_log_evidence(kernels[-1][:n_train, :n_train], y, problem.sigma2)  # raises if singular
+            method, samples = sampling.decide(problem) if order else ("exact", 0)
+            if method == "sampled":
+                from .sampled.estimator import sampled_series
+
+                drawn = sampled_series(problem, samples, sampling.seed)
+                return kernels[-1], drawn.statistic, method
+            return kernels[-1], _exact(lambda: self._moments(kernels, n_train, y, beta, order, backend)), method
         if limit != "continuum":
             raise ValueError(f"limit must be None or 'continuum', got {limit!r}")
         from .compiler import continuum
@@ -136,13 +170,14 @@ class ShapedMLP:
         K0 = input_kernel(X_all, 1.0)
         continuum.check_domain(K0, strength)
         depth_over_width = self.depth / self.widths[0]
-        return continuum.flow(K0, strength, 1.0), lambda: continuum.continuum_moments(
-            K0, n_train, y, noise_variance(n_train, beta), strength, depth_over_width)
+        return continuum.flow(K0, strength, 1.0), _exact(lambda: continuum.continuum_moments(
+            K0, n_train, y, noise_variance(n_train, beta), strength, depth_over_width)), "exact"
 
     # ------------------------------------------------------------ the series
     def evidence(
         self, X: np.ndarray, y: np.ndarray, beta: float = math.inf, order: int = 0, backend: str = "auto",
-        limit: str | None = None,
+        limit: str | None = None, method: str = "exact", samples: int | None = None, seed: int = 0,
+        rtol: float | None = None,
     ) -> Evidence:
         """Log evidence ``log E_prior[N(y; f(X), (P/beta) I)]`` to ``order`` in ``1/width``.
 
@@ -152,19 +187,27 @@ class ShapedMLP:
         ``limit="continuum"``: the ``L -> inf`` limit at fixed ``L/N`` of terms 0 and 1 (default cubic,
         ``sigma_w2 = 1``, equal widths): term 0 the GP of the continuum kernel, term 1
         ``(L/N) int_0^1 h(t) dt`` (``compiler/continuum.py``).
+        ``method="sampled"``: terms ``k >= 1`` estimated from ``samples`` draws of each insertion pattern
+        (``sampled``, deterministic for a ``seed``), with standard errors ``terms_se``;
+        ``method="auto"``: exact or sampled, whichever the cost model and a pilot run say reaches the
+        relative standard error ``rtol`` sooner (``Evidence.method`` says which).
         """
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
         _choose_backend(backend)  # a bad name is an error before anything is computed
+        sampling = Sampling.checked(method, samples, seed, rtol, DEFAULT_SAMPLES, AUTO_RTOL)
         X, y, _ = check_data(X, y, None, beta)
-        K, moments = self._series_inputs(X, len(y), y, beta, order, backend, limit)
+        K, evaluate, chosen = self._series_inputs(X, len(y), y, beta, order, backend, limit, sampling)
         terms = np.zeros(order + 1)
         terms[0] = gp_log_evidence(K, y, noise_variance(len(y), beta))  # raises if singular
+        terms_se = None
         if order:
-            terms[1:] = moments().log_evidence_terms()[1:]
+            corrections, se = evaluate(lambda m: m.log_evidence_terms())
+            terms[1:] = corrections[1:]
+            terms_se = None if se is None else np.concatenate([[0.0], se[1:]])
         require_finite(terms, "log evidence")
         value = float(terms.sum())
-        error_estimate, converging = truncation_diagnostics(terms, "log evidence", max(1.0, abs(terms[0])))
+        error_estimate, converging = truncation_diagnostics(terms, "log evidence", max(1.0, abs(terms[0])), terms_se)
         return Evidence(
             log_evidence=value,
             terms=terms,
@@ -173,6 +216,8 @@ class ShapedMLP:
             beta=beta,
             error_estimate=error_estimate,
             converging=converging,
+            terms_se=terms_se,
+            method=chosen,
         )
 
     def predict(
@@ -184,27 +229,44 @@ class ShapedMLP:
         order: int = 0,
         backend: str = "auto",
         limit: str | None = None,
+        method: str = "exact",
+        samples: int | None = None,
+        seed: int = 0,
+        rtol: float | None = None,
     ) -> Prediction:
-        """Posterior predictive mean, variance and covariance of ``f(X_test)`` to ``order`` (``backend`` and
-        ``limit``: see evidence)."""
+        """Posterior predictive mean, variance and covariance of ``f(X_test)`` to ``order`` (``backend``,
+        ``limit``, ``method``, ``samples``, ``seed`` and ``rtol``: see evidence; ``method="sampled"`` gives
+        ``mean_terms_se``, ``var_terms_se`` and ``cov_terms_se``)."""
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
         _choose_backend(backend)  # a bad name is an error before anything is computed
+        sampling = Sampling.checked(method, samples, seed, rtol, DEFAULT_SAMPLES, AUTO_RTOL)
         if X_test is None:
             raise ValueError("predict needs test inputs X_test of shape (T, N0)")
         X, y, X_test = check_data(X, y, X_test, beta)
-        P = len(y)
-        K, moments = self._series_inputs(np.vstack([X, X_test]), P, y, beta, order, backend, limit)
+        P, T = len(y), len(X_test)
+        K, evaluate, chosen = self._series_inputs(np.vstack([X, X_test]), P, y, beta, order, backend, limit, sampling)
         mean, cov = gp_predict(K[:P, :P], K[P:, :P], K[P:, P:], y, noise_variance(P, beta))  # raises if singular
         mean_terms, cov_terms = mean[None], cov[None]
+        mean_se = cov_se = None
         if order:
-            mean_terms, cov_terms = moments().mean_and_cov_terms()
+            def both(m: Moments) -> np.ndarray:
+                mean_series, cov_series = m.mean_and_cov_terms()
+                return np.concatenate([mean_series, cov_series.reshape(order + 1, T * T)], axis=1)
+
+            joint, joint_se = evaluate(both)
+            mean_terms, cov_terms = joint[:, :T], joint[:, T:].reshape(order + 1, T, T)
+            if joint_se is not None:
+                joint_se[0] = 0.0
+                mean_se, cov_se = joint_se[:, :T], joint_se[:, T:].reshape(order + 1, T, T)
         require_finite(mean_terms, "posterior mean")
         require_finite(cov_terms, "posterior covariance")
         var_terms = np.diagonal(cov_terms, axis1=1, axis2=2).copy()
+        var_se = None if cov_se is None else np.diagonal(cov_se, axis1=1, axis2=2).copy()
         prior_var = float(np.max(np.diagonal(K[P:, P:])))
-        mean_error, mean_converging = truncation_diagnostics(mean_terms, "posterior mean", float(np.max(np.abs(y))))
-        var_error, var_converging = truncation_diagnostics(var_terms, "posterior variance", prior_var)
+        mean_error, mean_converging = truncation_diagnostics(
+            mean_terms, "posterior mean", float(np.max(np.abs(y))), mean_se)
+        var_error, var_converging = truncation_diagnostics(var_terms, "posterior variance", prior_var, var_se)
         return Prediction(
             mean=mean_terms.sum(axis=0),
             var=var_terms.sum(axis=0),
@@ -217,6 +279,10 @@ class ShapedMLP:
             mean_error_estimate=mean_error,
             var_error_estimate=var_error,
             converging=None if mean_converging is None else bool(mean_converging and var_converging),
+            mean_terms_se=mean_se,
+            var_terms_se=var_se,
+            cov_terms_se=cov_se,
+            method=chosen,
         )
 
     def representations(

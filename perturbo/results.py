@@ -21,7 +21,7 @@ REGIME = (
 
 
 def truncation_diagnostics(
-    terms: np.ndarray, name: str, scale: float
+    terms: np.ndarray, name: str, scale: float, terms_se: np.ndarray | None = None
 ) -> tuple[np.ndarray | float | None, bool | None]:
     """Error estimate ``|terms[K]|`` (the last included correction) and whether corrections shrink.
 
@@ -29,7 +29,8 @@ def truncation_diagnostics(
     ``|terms[k]| <= |terms[k-1]|`` for all ``k >= 2`` (every entry), ignoring corrections
     below the roundoff floor ``ROUNDOFF * scale``, with ``scale`` the natural size of the
     quantity (exact zeros, e.g. the deep linear mean at zero temperature or the variance at a
-    training point, come out at 1e-16 and have no trend). When it fails a
+    training point, come out at 1e-16 and have no trend). Sampled terms (``terms_se`` given) count as
+    growing only when the growth exceeds two standard errors of each. When it fails a
     ``RuntimeWarning`` says so: the series is asymptotic, and adding terms past the
     smallest one makes the answer worse.
     """
@@ -41,7 +42,9 @@ def truncation_diagnostics(
     if order < 2:
         return estimate, None
     floor = ROUNDOFF * scale
-    growing = [k for k in range(2, order + 1) if np.any((size[k] > size[k - 1]) & (size[k] > floor))]
+    margin = np.zeros_like(size) if terms_se is None else 2.0 * np.asarray(terms_se)
+    growing = [k for k in range(2, order + 1)
+               if np.any((size[k] - margin[k] > size[k - 1] + margin[k - 1]) & (size[k] > floor))]
     if growing:
         k = growing[0]
         warnings.warn(
@@ -81,6 +84,8 @@ class Evidence:
     beta: float
     error_estimate: float | None = None  # |terms[order]|; None at order 0
     converging: bool | None = None  # corrections shrinking; None below order 2
+    terms_se: np.ndarray | None = None  # (K+1,) standard errors of sampled terms (terms_se[0] == 0); None if exact
+    method: str = "exact"  # "exact" or "sampled" (what method="auto" chose)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,10 @@ class Prediction:
     mean_error_estimate: np.ndarray | None = None  # |mean_terms[order]|; None at order 0
     var_error_estimate: np.ndarray | None = None  # |var_terms[order]|
     converging: bool | None = None  # mean and variance corrections shrinking; None below order 2
+    mean_terms_se: np.ndarray | None = None  # (K+1, T) standard errors of sampled terms; None if exact
+    var_terms_se: np.ndarray | None = None  # (K+1, T)
+    cov_terms_se: np.ndarray | None = None  # (K+1, T, T)
+    method: str = "exact"  # "exact" or "sampled"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,224 @@
+"""The sampled backend: every term ``k >= 1`` of the moments from drawn pattern values, with standard errors.
+
+Sample ``s`` draws one set of copies for every pattern (``patterns``) and records the pattern values
+(``pattern_values``); term ``k`` of ``E[z]``, ``E[z m_x]``, ``E[z (C + m m^T)]`` is then
+
+    X_k(s) = sum_pi w_pi^(k)(N) V_pi(g_{pi, s}),        estimate = mean_s X_k(s),
+
+unbiased, with ``w_pi^(k)`` the ``n^-k`` part of the pattern's weight. Row 0 (the Gaussian process) is
+exact. Pattern values do not depend on the widths, so draws are shared across widths (common random
+numbers) and kept in a small cache: a sweep over ``N`` with one seed costs one set of draws.
+
+Control variate (``control=True``): the same draws pushed through the linear-map network whose last
+kernel is the same ``K_L`` (``phi(t) = t``, kernels ``sigma_w2^(l-L) K_L``), ``Y_k(s)``, whose
+expectation is exact and cheap (the scale lowering, ``O(P^3)``):
+
+    estimate = mean X_k - c (mean Y_k - E[Y_k]),    c = Cov(X_k, Y_k) / Var(Y_k)   per entry.
+
+It shares the read-out (``A``, ``y``) and, up to a rescaling of the points, the copies; what it cannot
+follow is the shaping's coupling between entries. Standard errors of every derived quantity (log
+evidence, mean, covariance terms) come from the delete-a-group jackknife over ``JACKKNIFE_GROUPS``
+groups of samples, so the series algebra stays the one in ``runtime.series`` and the control-variate
+coefficient is refitted on each group.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from ..activation import t
+from ..backends import Moments, Problem
+from ..progress import progress
+from .pattern_values import Network, Readout
+from .patterns import Pattern, patterns
+
+JACKKNIFE_GROUPS = 50
+SAMPLES_PER_REGRESSOR = 10
+CHUNK_BYTES = 2.5e8
+"""Memory for one batch of draws (its jets are about this many bytes)."""
+_CACHE: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+_CACHE_SIZE = 4
+
+
+def _chunk(pattern: Pattern, points: int) -> int:
+    coefficients = int(np.prod([a + 1 for a in pattern.top]))
+    return max(1, min(256, int(CHUNK_BYTES / (8.0 * 12 * coefficients * points * points))))
+
+
+def _draws(seed: int, pattern: Pattern, chunk: int, count: int, points: int) -> np.ndarray:
+    """The copies' ``g`` for one chunk: a stream keyed by the seed, the pattern and the chunk (not the widths)."""
+    key = [seed, len(pattern.copies)] + [n for copy in pattern.copies for n in copy] + [chunk]
+    return np.random.default_rng(key).standard_normal((len(pattern.copies), count, points))
+
+
+def linear_control(problem: Problem) -> Problem:
+    """The linear-map network with the same last kernel: ``phi(t) = t``, ``K_l = sigma_w2^(l-L) K_L``."""
+    L, K_L, s = len(problem.widths), problem.kernels[-1], float(problem.sigma_w2)
+    kernels = [K_L * s ** (l - L) for l in range(L + 1)]
+    return Problem(t, problem.sigma_w2, kernels, problem.n_train, problem.y, problem.sigma2, problem.widths,
+                   problem.order)
+
+
+def _key(problem: Problem, samples: int, seed: int, control: bool) -> str:
+    digest = hashlib.sha256()
+    for part in (str(problem.phi), str(problem.sigma_w2), problem.n_train, problem.sigma2, problem.order, samples,
+                 seed, control, len(problem.widths)):
+        digest.update(repr(part).encode())
+    for array in (*problem.kernels, problem.y):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def pattern_draws(problem: Problem, samples: int, seed: int, control: bool, show_progress: bool = True
+                  ) -> tuple[list[Pattern], np.ndarray, np.ndarray | None]:
+    """Per-sample values of every pattern, flattened ``(z, z m, z (C + m m^T))``: ``(samples, patterns, F)``,
+    and the same for the control network (``None`` without it). Cached by content (widths excluded)."""
+    found = patterns(len(problem.widths), problem.order)
+    key = _key(problem, samples, seed, control)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return found, *_CACHE[key]
+    readout = Readout.at(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)
+    networks = [Network(problem.phi, problem.sigma_w2, list(problem.kernels), readout)]
+    if control:
+        linear = linear_control(problem)
+        networks.append(Network(linear.phi, linear.sigma_w2, list(linear.kernels), readout))
+    M, T = len(problem.kernels[-1]), problem.n_test
+    values = [np.zeros((samples, len(found), 1 + T + T * T)) for _ in networks]
+    chunks = [(i, c, _chunk(p, M)) for i, p in enumerate(found) for c in range(-(-samples // _chunk(p, M)))]
+    with progress(len(chunks), "sampled patterns", enabled=show_progress) as bar:
+        for i, c, size in chunks:
+            start = c * size
+            count = min(size, samples - start)
+            g = _draws(seed, found[i], c, count, M)
+            for network, out in zip(networks, values):
+                z, zm, zs = network.values(found[i], g)
+                out[start:start + count, i] = np.concatenate(
+                    [np.reshape(z, (count, 1)), np.reshape(zm, (count, T)), np.reshape(zs, (count, T * T))], axis=1)
+            bar.update()
+    result = (values[0], values[1] if control else None)
+    _CACHE[key] = result
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return found, *result
+
+
+@dataclass(frozen=True)
+class SampledSeries:
+    """Per-sample estimates of the terms ``k = 1..K`` (control variate applied) and what makes them ``Moments``."""
+
+    samples: np.ndarray  # (S, K + 1, F): X_k(s) - c (Y(s) - E[Y]), row 0 unused
+    gaussian_process: tuple[np.ndarray, np.ndarray]  # row 0: mean, second moment
+    n_test: int
+
+    def _moments(self, rows: np.ndarray) -> Moments:
+        terms = self.samples[rows].mean(axis=0)
+        T, K1 = self.n_test, self.samples.shape[1]
+        mean, second = self.gaussian_process
+        z, zm, zs = terms[:, 0].copy(), terms[:, 1:1 + T].copy(), terms[:, 1 + T:].reshape(K1, T, T).copy()
+        z[0], zm[0], zs[0] = 1.0, mean, second
+        return Moments(z, zm, zs)
+
+    def relative_error(self) -> float:
+        """The largest standard error of a term ``k >= 1`` relative to the term (``choice.largest_relative``)."""
+        from .choice import largest_relative
+
+        terms, se = self.statistic(lambda m: np.concatenate([m.z[:, None], m.zm, m.zs.reshape(len(m.z), -1)], axis=1))
+        return largest_relative(terms, se)
+
+    def statistic(self, fn: Callable[[Moments], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``fn`` of the estimated moments and its delete-a-group jackknife standard error."""
+        S = len(self.samples)
+        value = np.asarray(fn(self._moments(np.arange(S))))
+        groups = np.array_split(np.arange(S), min(S, JACKKNIFE_GROUPS))
+        left_out = np.array([fn(self._moments(np.setdiff1d(np.arange(S), g, assume_unique=True))) for g in groups])
+        G = len(groups)
+        se = np.sqrt((G - 1) / G * np.sum((left_out - left_out.mean(axis=0)) ** 2, axis=0))
+        return value, np.where(np.ptp(left_out, axis=0) == 0, 0.0, se)  # exact entries: no rounding noise
+
+
+def _monomial_types(monomials: list[tuple[int, ...]]) -> dict[tuple[int, ...], list[int]]:
+    """Monomials ``prod_l x_l^(e_l)`` grouped by their sorted exponents (a symmetric function's terms)."""
+    out: dict[tuple[int, ...], list[int]] = {}
+    for i, m in enumerate(monomials):
+        out.setdefault(tuple(sorted((e for e in m if e), reverse=True)), []).append(i)
+    return out
+
+
+def control_means(problem: Problem, monomials: list[tuple[int, ...]]) -> np.ndarray:
+    """``E[Y_m]``: the coefficient of each width monomial in the control network's exact terms, ``(monomials, F)``.
+
+    The control network's law depends on the widths only through ``prod_l chi2_{N_l}/N_l``, so its term ``k``
+    is a symmetric polynomial in ``x_l = 1/N_l``: ``sum_types c_type sum_{m of that type} x^m``. The
+    ``c_type`` are solved from the scale lowering at a few integer width vectors (exact to rounding).
+    """
+    from ..compiler.scale import scale_moments
+
+    linear = linear_control(problem)
+    types = _monomial_types(monomials)
+    by_degree: dict[int, list[tuple[int, ...]]] = {}
+    for kind in types:
+        by_degree.setdefault(sum(kind), []).append(kind)
+    L, order = len(problem.widths), problem.order
+    rng = np.random.default_rng(0)
+    width_sets = [tuple(int(w) for w in rng.integers(20, 200, size=L)) for _ in range(max(map(len, by_degree.values())) + 2)]
+    exact = []
+    for widths in width_sets:
+        m = scale_moments(Problem(linear.phi, linear.sigma_w2, linear.kernels, linear.n_train, linear.y, linear.sigma2,
+                                  widths, order))
+        exact.append(np.concatenate([m.z[:, None], m.zm.reshape(order + 1, -1), m.zs.reshape(order + 1, -1)], axis=1))
+    means = np.zeros((len(monomials), exact[0].shape[1]))
+    for degree, kinds in by_degree.items():
+        design = np.array([[sum(math.prod((1.0 / N) ** e for N, e in zip(widths, monomials[i])) for i in types[kind])
+                            for kind in kinds] for widths in width_sets])
+        scale = np.abs(design).max(axis=0)
+        solution = np.linalg.lstsq(design / scale, np.array([e[degree] for e in exact]), rcond=None)[0] / scale[:, None]
+        for kind, c in zip(kinds, solution):
+            means[types[kind]] = c
+    return means
+
+
+def _controlled(X: np.ndarray, Y: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``X - (Y - E[Y]) c`` with ``c`` the least-squares coefficients per entry: ``X (S, F)``, ``Y (S, R, F)``."""
+    dX, dY = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    gram = np.einsum("srf,sqf->frq", dY, dY)
+    ridge = 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None] * np.eye(Y.shape[1]) + 1e-300
+    c = np.linalg.solve(gram + ridge, np.einsum("srf,sf->fr", dY, dX)[..., None])[..., 0]  # (F, R)
+    return X - np.einsum("srf,fr->sf", Y - mean, c)
+
+
+def sampled_series(problem: Problem, samples: int, seed: int, control: bool = True,
+                   show_progress: bool = True) -> SampledSeries:
+    """Draw (or reuse) the pattern values and weight them for the problem's widths.
+
+    Term ``k`` is ``sum_m x^m V_m`` over the width monomials ``x^m`` of degree ``k``, ``V_m`` the patterns'
+    values weighted by their coefficients of ``x^m``. The control variate regresses each term on the control
+    network's ``Y_m`` (known means, ``control_means``), one coefficient per monomial when there are at least
+    ``SAMPLES_PER_REGRESSOR`` samples per monomial, else on their weighted sum.
+    """
+    found, values, control_values = pattern_draws(problem, samples, seed, control, show_progress)
+    L, order = len(problem.widths), problem.order
+    polynomials = [p.weight_polynomial(L, order) for p in found]
+    monomials = sorted({m for poly in polynomials for m in poly if 1 <= sum(m) <= order})
+    coefficients = np.array([[poly.get(m, 0.0) for m in monomials] for poly in polynomials])  # (patterns, monomials)
+    x = np.array([math.prod(float(N) ** -e for N, e in zip(problem.widths, m)) for m in monomials])
+    degree = np.array([sum(m) for m in monomials])
+    V = np.einsum("spf,pm->smf", values, coefficients)
+    X = np.zeros((samples, order + 1, values.shape[2]))
+    for k in range(1, order + 1):
+        X[:, k] = np.einsum("smf,m->sf", V[:, degree == k], x[degree == k])
+    if control_values is not None:
+        Y = np.einsum("spf,pm->smf", control_values, coefficients)
+        means = control_means(problem, monomials)
+        for k in range(1, order + 1):
+            chosen = degree == k
+            Yk, mean_k = Y[:, chosen] * x[chosen, None], means[chosen] * x[chosen, None]
+            if samples < SAMPLES_PER_REGRESSOR * len(Yk[0]):
+                Yk, mean_k = Yk.sum(axis=1, keepdims=True), mean_k.sum(axis=0, keepdims=True)
+            X[:, k] = _controlled(X[:, k], Yk, mean_k)
+    readout = Readout.at(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)
+    return SampledSeries(X, readout.gaussian_process(), problem.n_test)

@@ -1,0 +1,167 @@
+"""One pattern's value for a batch of draws: jets through the layer maps, the copies and the read-out.
+
+For a pattern with copies ``c`` (layer ``l_c``, block size ``a_c``) and draws ``g_c ~ N(0, I_M)``
+(DESIGN section 8):
+
+    S_l(delta) = m(S_{l-1}(delta)) + sum_{c at layer l} delta_c xi(S_{l-1}(delta), g_c),    S_0 = K_0,
+    xi(S, g)   = sigma_w2 phi(C(S) g) phi(C(S) g)^T - m(S),     C(S) C(S)^T = S  (Cholesky),
+
+as jets in the ``delta``s (``jets``). The layer map is its Taylor polynomial around the kernel,
+``m(K + X)_ab = m(K)_ab + sum_beta c^beta_ab X_aa^b1 X_bb^b2 X_ab^b3`` (``compiler.layer_maps``),
+``phi`` a polynomial in the jet of ``u = C(S) g``. With ``S_L = K_L + E`` and
+``A = (K_DD + sigma2 I)^{-1}`` the read-out relative to the Gaussian process is
+
+    log z = -1/2 sum_{j>=1} (-1)^(j+1) tr((A E_DD)^j) / j - 1/2 y^T [(K_DD + sigma2 I + E_DD)^{-1} - A] y,
+    (K_DD + sigma2 I + E_DD)^{-1} = sum_j (-A E_DD)^j A                (Neumann series),
+    m_x = S_xD (K_DD + sigma2 I + E_DD)^{-1} y,   C = S_xx - S_xD (K_DD + sigma2 I + E_DD)^{-1} S_Dx,
+
+and the pattern's value is the coefficient of ``prod_c delta_c^{a_c}`` in ``z``, ``z m_x`` and
+``z (C + m m^T)``. Each draw costs ``O(M^3)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from ..activation import t
+from ..compiler.layer_maps import LocalMap
+from .jets import Box, Jet, cholesky, dot, exp_nilpotent, matvec, outer, polynomial, trace_of_product
+from .patterns import Pattern
+
+
+@dataclass(frozen=True)
+class Readout:
+    """The Gaussian-process read-out at the last layer's kernel ``K`` (training points first)."""
+
+    K: np.ndarray
+    n_train: int
+    y: np.ndarray
+    A: np.ndarray  # (K_DD + sigma2 I)^{-1}
+
+    @classmethod
+    def at(cls, K: np.ndarray, n_train: int, y: np.ndarray, sigma2: float) -> Readout:
+        P = n_train
+        C = np.linalg.cholesky(K[:P, :P] + sigma2 * np.eye(P))
+        inverse = np.linalg.inv(C)
+        return cls(K, P, y, inverse.T @ inverse)
+
+    def gaussian_process(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row 0 of the moments: the GP mean and second moment ``C + m m^T`` on the test points."""
+        P, K = self.n_train, self.K
+        mean = K[P:, :P] @ (self.A @ self.y)
+        cov = K[P:, P:] - K[P:, :P] @ self.A @ K[:P, P:]
+        return mean, cov + np.outer(mean, mean)
+
+    def values(self, E: Jet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top coefficients of ``z``, ``z m_x``, ``z (C + m m^T)`` for ``S_L = K + E`` (module docstring)."""
+        P, K, A, y = self.n_train, self.K, self.A, self.y
+        box = E.box
+        B = E.map(lambda e: A @ e[..., :P, :P])
+        solved = Jet.constant(box, A @ y)  # (K_DD + sigma2 I + E_DD)^{-1} y
+        step = solved
+        for _ in range(box.degree):
+            step = -matvec(B, step)
+            solved = solved + step
+        log_det = B.map(lambda b: np.trace(b, axis1=-2, axis2=-1))
+        power = B
+        for j in range(2, box.degree + 1):
+            log_det = log_det + trace_of_product(power, B) * ((-1.0) ** (j + 1) / j)
+            if j < box.degree:
+                power = power @ B
+        quadratic = dot(Jet.constant(box, y), solved).nonconstant()
+        z = exp_nilpotent((log_det + quadratic) * -0.5)
+        if len(K) == P:
+            return np.asarray(z.top), np.zeros(np.shape(z.top) + (0,)), np.zeros(np.shape(z.top) + (0, 0))
+        S_xD = E.map(lambda e: e[..., P:, :P]) + K[P:, :P]
+        S_xx = E.map(lambda e: e[..., P:, P:]) + K[P:, P:]
+        mean = matvec(S_xD, solved)
+        inverse_times = S_xD.map(lambda s: A @ np.swapaxes(s, -1, -2))  # (K_DD + sigma2 I + E_DD)^{-1} S_Dx
+        step = inverse_times
+        for _ in range(box.degree):
+            step = -(B @ step)
+            inverse_times = inverse_times + step
+        second = S_xx - S_xD @ inverse_times + outer(mean, mean)
+        zm = z.times(mean, lambda a, b: np.expand_dims(a, -1) * b)
+        zs = z.times(second, lambda a, b: np.expand_dims(a, (-1, -2)) * b)
+        return np.asarray(z.top), np.asarray(zm.top), np.asarray(zs.top)
+
+
+class Network:
+    """What pattern values depend on: the activation, ``sigma_w2`` and the kernels ``K_0 .. K_L`` (not the widths)."""
+
+    def __init__(self, phi: sp.Expr, sigma_w2: sp.Rational, kernels: list[np.ndarray], readout: Readout) -> None:
+        local_map = LocalMap(phi, sigma_w2)
+        self.kernels = kernels
+        self.readout = readout
+        self.sigma_w2 = float(sigma_w2)
+        self.phi = [float(c) for c in reversed(sp.Poly(phi, t).all_coeffs())]
+        self.weights = [local_map.weights(K) for K in kernels[:-1]]  # map from layer l - 1 to l, l = 1..L
+        self._factors: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def factor(self, layer: int, needs_inverse: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """A factor ``C C^T = K_layer`` (Cholesky; an eigenvector factor for a singular kernel, which has no jet)."""
+        if layer not in self._factors:
+            K = self.kernels[layer]
+            try:
+                C = np.linalg.cholesky(K)
+                self._factors[layer] = (C, np.linalg.inv(C))
+            except np.linalg.LinAlgError:
+                lam, Q = np.linalg.eigh(K)
+                self._factors[layer] = (Q * np.sqrt(np.clip(lam, 0.0, None)), None)
+        C, inverse = self._factors[layer]
+        if needs_inverse and inverse is None:
+            raise ValueError(
+                f"method='sampled' at this order needs the layer-{layer} kernel on the P + T points to be positive "
+                "definite (distinct inputs, P + T <= N0): remove repeated points, predict fewer test points at a time, "
+                "or use method='exact'"
+            )
+        return C, inverse
+
+    def mean_map(self, S: Jet, layer: int) -> Jet:
+        """``m(S)`` for the map into ``layer``, as its Taylor polynomial around ``K_{layer-1}``."""
+        box, K_next = S.box, self.kernels[layer]
+        X = S.nonconstant()
+        out = Jet.constant(box, K_next)
+        if not X.coefficients:
+            return out
+        diagonal = X.map(lambda x: np.einsum("...ii->...i", x))
+        variables = (diagonal.map(lambda d: d[..., :, None]), diagonal.map(lambda d: d[..., None, :]), X)
+        powers: dict[tuple[int, int], Jet] = {}
+
+        def power(v: int, k: int) -> Jet:
+            if (v, k) not in powers:
+                powers[v, k] = variables[v] if k == 1 else power(v, k - 1) * variables[v]
+            return powers[v, k]
+
+        for beta, c in self.weights[layer - 1].items():
+            term = None
+            for v, k in enumerate(beta):
+                if k:
+                    term = power(v, k) if term is None else term * power(v, k)
+            out = out + term * c
+        return out
+
+    def noise(self, S: Jet, m_S: Jet, layer: int, g: np.ndarray) -> Jet:
+        """``xi(S, g) = sigma_w2 phi(C(S) g) phi(C(S) g)^T - m(S)`` for the copies of ``layer`` (``S`` at ``layer - 1``)."""
+        deterministic = not S.nonconstant().coefficients
+        C0, inverse = self.factor(layer - 1, needs_inverse=not deterministic)
+        C = Jet.constant(S.box, C0) if deterministic else cholesky(S, C0, inverse)
+        u = C.map(lambda c: np.einsum("...ij,...j->...i", c, g))
+        activated = polynomial(u, self.phi)
+        return outer(activated, activated) * self.sigma_w2 - m_S
+
+    def values(self, pattern: Pattern, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pattern's value per draw; ``draws`` is ``(copies, D, M)``."""
+        box = Box(pattern.top)
+        first = pattern.copies[0][0]
+        S = Jet.constant(box, self.kernels[first - 1])
+        for layer in range(first, len(self.kernels)):
+            m_S = self.mean_map(S, layer)
+            new = m_S
+            for c, (copy_layer, _) in enumerate(pattern.copies):
+                if copy_layer == layer:
+                    new = new + self.noise(S, m_S, layer, draws[c]).shifted(c)
+            S = new
+        return self.readout.values(S.nonconstant())

@@ -1,0 +1,210 @@
+"""The sampled estimator (issue 18): patterns, jets, agreement with the exact terms, errors, choice."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from perturbo import ShapedMLP
+from perturbo.backends import Problem, compiled
+from perturbo.runtime.gp_posterior import noise_variance
+from perturbo.sampled import estimator
+from perturbo.sampled.jets import Box, Jet, cholesky
+from perturbo.sampled.pattern_values import Readout
+from perturbo.sampled.patterns import patterns
+
+from .datasets import make_data
+
+
+def test_patterns_of_two_layers_at_order_two():
+    found = {p.copies: p.weight_polynomial(2, 3) for p in patterns(2, 2)}
+    assert found == {
+        ((1, 2),): {(1, 0): 1.0}, ((2, 2),): {(0, 1): 1.0},
+        ((1, 3),): {(2, 0): 1.0}, ((2, 3),): {(0, 2): 1.0},
+        ((1, 2), (1, 2)): {(2, 0): 0.5, (3, 0): -0.5}, ((2, 2), (2, 2)): {(0, 2): 0.5, (0, 3): -0.5},
+        ((1, 2), (2, 2)): {(1, 1): 1.0},
+    }
+    three_copies = next(p for p in patterns(1, 3) if p.copies == ((1, 2), (1, 2), (1, 2)))
+    N = 7.0  # (N)_3 / N^6 / 3! = (1 - 1/N)(1 - 2/N) / (6 N^3)
+    assert three_copies.weight_terms((7,), 5).sum() == pytest.approx((1 - 1 / N) * (1 - 2 / N) / (6 * N**3))
+
+
+def _random_jet(box: Box, shape: tuple[int, ...], rng) -> Jet:
+    return Jet(box, {alpha: rng.normal(size=shape) for alpha in box.indices[1:]})
+
+
+def test_cholesky_jet_squares_to_the_matrix_jet():
+    rng = np.random.default_rng(0)
+    box = Box((2, 1))
+    G = rng.normal(size=(5, 5))
+    K = G @ G.T + 5 * np.eye(5)
+    E = _random_jet(box, (5, 5), rng).map(lambda e: e + e.T)
+    S = E + K
+    C0 = np.linalg.cholesky(K)
+    C = cholesky(S, C0, np.linalg.inv(C0))
+    square = C.times(C, lambda a, b: a @ b.T)
+    for alpha in box.indices:
+        assert np.allclose(square[alpha], S[alpha], atol=1e-12)
+        assert np.allclose(np.triu(C[alpha], 1), 0.0)
+
+
+@pytest.mark.parametrize("sigma2", [0.5, 0.0])
+def test_readout_jet_against_the_direct_read_out(sigma2):
+    """The delta^2 coefficient of z, z m and z (C + m m) for S = K + delta E1 + delta^2 E2, by central differences."""
+    rng = np.random.default_rng(1)
+    P, M = 3, 5
+    G = rng.normal(size=(M, M))
+    K = G @ G.T + np.eye(M)
+    y = rng.normal(size=P)
+    E1, E2 = (0.3 * (a + a.T) for a in rng.normal(size=(2, M, M)))
+    readout = Readout.at(K, P, y, sigma2)
+    box = Box((2,))
+    z, zm, zs = readout.values(Jet(box, {(1,): E1, (2,): E2}))
+
+    def direct(d: float) -> np.ndarray:
+        S = K + d * E1 + d * d * E2
+        noisy = S[:P, :P] + sigma2 * np.eye(P)
+        base = K[:P, :P] + sigma2 * np.eye(P)
+        log_z = -0.5 * (np.linalg.slogdet(noisy)[1] - np.linalg.slogdet(base)[1]
+                        + y @ np.linalg.solve(noisy, y) - y @ np.linalg.solve(base, y))
+        mean = S[P:, :P] @ np.linalg.solve(noisy, y)
+        cov = S[P:, P:] - S[P:, :P] @ np.linalg.solve(noisy, S[:P, P:])
+        return np.exp(log_z) * np.concatenate([[1.0], mean, (cov + np.outer(mean, mean)).ravel()])
+
+    h = 1e-3
+    second = (direct(h) - 2 * direct(0.0) + direct(-h)) / (2 * h * h)
+    assert np.allclose(np.concatenate([[z], zm, zs.ravel()]), second, rtol=1e-5, atol=1e-6)
+
+
+def _problem(net: ShapedMLP, X_all: np.ndarray, P: int, y: np.ndarray, beta: float, order: int) -> Problem:
+    return Problem(net.activation.phi, sp.Rational(1), net.kernels(X_all), P, y, noise_variance(P, beta),
+                   net.widths, order)
+
+
+def _flat(m) -> np.ndarray:
+    return np.concatenate([m.z, m.zm.ravel(), m.zs.ravel()])
+
+
+CASES = [
+    pytest.param(dict(psi=-0.6), id="cubic"),
+    pytest.param(dict(activation="0.5*t**2 - 0.3*t**3"), id="non-odd"),
+    pytest.param(dict(psi=0.0), id="deep-linear"),
+]
+
+
+@pytest.mark.parametrize("beta", [4.0, math.inf])
+@pytest.mark.parametrize("kind", CASES)
+def test_plain_estimator_agrees_with_the_exact_terms(kind, beta):
+    """Every moment entry of orders 1-2 within 4 standard errors (plain estimator: the patterns alone).
+
+    Eight layers: the regime the series is built for (a weak shaping per layer). With four layers and
+    ``beta = inf`` the cubic's order-2 pattern values are heavy-tailed (kurtosis 1e3 to 2e4): 3000 samples
+    then miss by 7 standard errors, and 30000 land within 0.2.
+    """
+    X, y, X_test = make_data(P=3, N0=8, T=1, seed=2)
+    net = ShapedMLP(8, [40, 60, 50, 80, 70, 40, 90, 60], **kind)
+    problem = _problem(net, np.vstack([X, X_test]), 3, y, beta, 2)
+    exact = _flat(compiled(problem))
+    value, se = estimator.sampled_series(problem, 3000, 0, control=False, show_progress=False).statistic(_flat)
+    sampled = se > 0
+    assert sampled.sum() == 2 * (1 + 1 + 1)  # terms 1 and 2 of z, z m, z (C + m m)
+    assert np.all(np.abs(value - exact)[sampled] < 4 * se[sampled])
+    assert np.allclose(value[~sampled], exact[~sampled])  # row 0: the Gaussian process
+
+
+@pytest.mark.parametrize("beta", [4.0, math.inf])
+def test_public_api_agrees_with_exact_and_reports_errors(beta):
+    X, y, X_test = make_data(P=4, N0=8, T=2, seed=3)
+    net = ShapedMLP(5, 60, psi=-0.6)
+    exact = net.predict(X, y, X_test, beta, order=2)
+    sampled = net.predict(X, y, X_test, beta, order=2, method="sampled", samples=2000, seed=1)
+    assert sampled.method == "sampled" and exact.method == "exact" and exact.mean_terms_se is None
+    for value, truth, se in ((sampled.mean_terms, exact.mean_terms, sampled.mean_terms_se),
+                             (sampled.var_terms, exact.var_terms, sampled.var_terms_se)):
+        assert np.all(se[0] == 0) and np.all(se[1:] > 0)
+        assert np.allclose(value[0], truth[0])
+        assert np.all(np.abs(value[1:] - truth[1:]) < 4 * se[1:])
+    ev = net.evidence(X, y, beta, order=2, method="sampled", samples=2000, seed=1)
+    ex = net.evidence(X, y, beta, order=2)
+    assert ev.terms_se[0] == 0 and ev.terms[0] == ex.terms[0]
+    assert np.all(np.abs(ev.terms[1:] - ex.terms[1:]) < 4 * ev.terms_se[1:])
+    assert ev.log_evidence == pytest.approx(ev.terms.sum())
+
+
+def test_control_variate_is_exact_for_the_deep_linear_network():
+    """The control network of a deep linear network is the network itself: the estimate is exact."""
+    X, y, X_test = make_data(P=3, N0=8, T=2, seed=4)
+    net = ShapedMLP(3, [30, 50, 40], psi=0.0, sigma_w2=1.3)
+    for beta in (2.0, math.inf):
+        problem = Problem(net.activation.phi, sp.nsimplify(1.3), net.kernels(np.vstack([X, X_test])), 3, y,
+                          noise_variance(3, beta), net.widths, 3)
+        value, se = estimator.sampled_series(problem, 300, 0, show_progress=False).statistic(_flat)
+        exact = _flat(compiled(problem))
+        assert np.allclose(value, exact, rtol=1e-8, atol=1e-10 * np.abs(exact).max())
+
+
+def test_control_variate_reduces_the_spread():
+    X, y, _ = make_data(P=6, N0=10, T=0, seed=5)
+    net = ShapedMLP(6, 100, psi=-0.6)
+    problem = _problem(net, X, 6, y, 6.0, 1)
+    plain = estimator.sampled_series(problem, 800, 0, control=False, show_progress=False).statistic(lambda m: m.z)[1]
+    controlled = estimator.sampled_series(problem, 800, 0, show_progress=False).statistic(lambda m: m.z)[1]
+    assert controlled[1] < 0.5 * plain[1]
+
+
+def test_standard_error_shrinks_like_inverse_square_root_of_samples():
+    X, y, _ = make_data(P=4, N0=8, T=0, seed=6)
+    net = ShapedMLP(4, 50, psi=-0.6)
+    problem = _problem(net, X, 4, y, 4.0, 1)
+    se = [estimator.sampled_series(problem, S, 0, control=False, show_progress=False).statistic(lambda m: m.z)[1][1]
+          for S in (1000, 16000)]
+    assert se[1] / se[0] == pytest.approx(0.25, rel=0.2)
+
+
+def test_deterministic_for_a_seed_and_shared_across_widths():
+    X, y, _ = make_data(P=3, N0=8, T=0, seed=7)
+    estimator._CACHE.clear()
+    first = ShapedMLP(4, 50, psi=-0.6).evidence(X, y, 3.0, order=1, method="sampled", samples=300, seed=5)
+    estimator._CACHE.clear()
+    again = ShapedMLP(4, 50, psi=-0.6).evidence(X, y, 3.0, order=1, method="sampled", samples=300, seed=5)
+    other = ShapedMLP(4, 50, psi=-0.6).evidence(X, y, 3.0, order=1, method="sampled", samples=300, seed=6)
+    wider = ShapedMLP(4, 200, psi=-0.6).evidence(X, y, 3.0, order=1, method="sampled", samples=300, seed=5)
+    assert np.array_equal(first.terms, again.terms) and not np.array_equal(first.terms, other.terms)
+    assert 200 * wider.terms[1] == pytest.approx(50 * first.terms[1], rel=1e-12)  # common random numbers
+
+
+def test_auto_chooses_exact_when_cheap_and_sampled_when_exact_does_not_fit():
+    X, y, _ = make_data(P=3, N0=8, T=0, seed=8)
+    net = ShapedMLP(2, 100, psi=-0.6)
+    assert net.evidence(X, y, 3.0, order=1, method="auto").method == "exact"
+    X, y, _ = make_data(P=24, N0=30, T=0, seed=8)  # order 2 dense on 24 points needs about 20 GB
+    ev = net.evidence(X, y, 24.0, order=2, method="auto", rtol=0.5)
+    assert ev.method == "sampled" and np.all(ev.terms_se[1:] > 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(method="bogus"), "method must be one of"),
+        (dict(method="exact", samples=100), "takes neither"),
+        (dict(method="sampled", samples=1), "samples must be"),
+        (dict(method="sampled", rtol=2.0), "rtol must be"),
+        (dict(method="sampled", samples=10, rtol=0.1), "not both"),
+        (dict(method="sampled", backend="reference"), "leave backend='auto'"),
+        (dict(method="sampled", limit="continuum"), "leave method='exact'"),
+        (dict(method="sampled", seed=-1), "seed must be"),
+    ],
+)
+def test_bad_sampling_arguments_are_clear_errors(kwargs, message):
+    X, y, _ = make_data(P=3, N0=8, T=0)
+    with pytest.raises(ValueError, match=message):
+        ShapedMLP(3, 50, psi=-0.6).evidence(X, y, 3.0, order=1, **kwargs)
+
+
+def test_order_zero_is_exact_whatever_the_method():
+    X, y, _ = make_data(P=3, N0=8, T=0)
+    net = ShapedMLP(3, 50, psi=-0.6)
+    ev = net.evidence(X, y, 3.0, order=0, method="sampled", samples=10)
+    assert ev.method == "exact" and ev.terms_se is None and ev.terms[0] == net.evidence(X, y, 3.0).terms[0]
