@@ -10,16 +10,16 @@ exact. Pattern values do not depend on the widths, so draws are shared across wi
 numbers) and kept in a small cache: a sweep over ``N`` with one seed costs one set of draws.
 
 Control variate (``control=True``): the same draws pushed through the linear-map network whose last
-kernel is the same ``K_L`` (``phi(t) = t``, kernels ``sigma_w2^(l-L) K_L``), ``Y_k(s)``, whose
-expectation is exact and cheap (the scale lowering, ``O(P^3)``):
+kernel is the same ``K_L`` (``phi(t) = t``, kernels ``sigma_w2^(l-L) K_L``), whose expectation is exact
+and cheap (the scale lowering, ``O(P^3)``) for every width monomial separately (``control_means``):
 
-    estimate = mean X_k - c (mean Y_k - E[Y_k]),    c = Cov(X_k, Y_k) / Var(Y_k)   per entry.
+    estimate_k = mean_s [X_k(s) - sum_m c_m (Y_m(s) - E[Y_m])],
 
-It shares the read-out (``A``, ``y``) and, up to a rescaling of the points, the copies; what it cannot
-follow is the shaping's coupling between entries. Standard errors of every derived quantity (log
-evidence, mean, covariance terms) come from the delete-a-group jackknife over ``JACKKNIFE_GROUPS``
-groups of samples, so the series algebra stays the one in ``runtime.series`` and the control-variate
-coefficient is refitted on each group.
+``c`` the least-squares coefficients per entry (``_controlled``). It shares the read-out (``A``, ``y``)
+and, up to a rescaling of the points, the copies; what it cannot follow is the shaping's coupling between
+entries. Standard errors of every derived quantity (log evidence, mean, covariance terms) come from the
+delete-a-group jackknife over ``JACKKNIFE_GROUPS`` groups of samples, so the series algebra stays the one
+in ``runtime.series`` (the coefficients ``c`` are fitted once, on all samples).
 """
 from __future__ import annotations
 
