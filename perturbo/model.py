@@ -47,10 +47,6 @@ MAX_ORDER = 4
 """Highest order offered (the cost of an exact order grows steeply with it: see README)."""
 
 BACKEND_CHOICES = ("auto", "compiled", "reference")
-DEFAULT_SAMPLES = 2000
-AUTO_RTOL = 0.05
-"""``method="auto"`` without ``rtol``: the target standard error of each correction, relative to its size."""
-
 Statistic = Callable[[Moments], np.ndarray]
 Evaluator = Callable[[Statistic], tuple[np.ndarray, np.ndarray | None]]
 
@@ -154,7 +150,6 @@ class ShapedMLP:
         if limit is None:
             kernels = self.kernels(X_all)
             problem = self._problem(kernels, n_train, y, beta, order)
-            gp_log_evidence(kernels[-1][:n_train, :n_train], y, problem.sigma2)  # raises if singular
             method, samples = sampling.decide(problem) if order else ("exact", 0)
             if method == "sampled":
                 from .sampled.estimator import sampled_series
@@ -195,7 +190,7 @@ class ShapedMLP:
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
         _choose_backend(backend)  # a bad name is an error before anything is computed
-        sampling = Sampling.checked(method, samples, seed, rtol, DEFAULT_SAMPLES, AUTO_RTOL)
+        sampling = Sampling.checked(method, samples, seed, rtol)
         X, y, _ = check_data(X, y, None, beta)
         K, evaluate, chosen = self._series_inputs(X, len(y), y, beta, order, backend, limit, sampling)
         terms = np.zeros(order + 1)
@@ -240,7 +235,7 @@ class ShapedMLP:
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
         _choose_backend(backend)  # a bad name is an error before anything is computed
-        sampling = Sampling.checked(method, samples, seed, rtol, DEFAULT_SAMPLES, AUTO_RTOL)
+        sampling = Sampling.checked(method, samples, seed, rtol)
         if X_test is None:
             raise ValueError("predict needs test inputs X_test of shape (T, N0)")
         X, y, X_test = check_data(X, y, X_test, beta)

@@ -208,3 +208,10 @@ def test_order_zero_is_exact_whatever_the_method():
     net = ShapedMLP(3, 50, psi=-0.6)
     ev = net.evidence(X, y, 3.0, order=0, method="sampled", samples=10)
     assert ev.method == "exact" and ev.terms_se is None and ev.terms[0] == net.evidence(X, y, 3.0).terms[0]
+
+
+def test_singular_training_kernel_is_a_clear_error_before_any_draw():
+    X, y, _ = make_data(P=3, N0=8, T=0)
+    X[2] = X[1]
+    with pytest.raises(ValueError, match="not positive definite"):
+        ShapedMLP(3, 50, psi=-0.6).evidence(X, y, math.inf, order=1, method="sampled", samples=10)

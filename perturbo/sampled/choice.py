@@ -17,14 +17,15 @@ import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..backends import Problem
 from ..validation import check_samples, check_seed
 
 log = logging.getLogger(__name__)
 
 METHODS = ("exact", "sampled", "auto")
+DEFAULT_SAMPLES = 2000
+DEFAULT_RTOL = 0.05
+"""``rtol`` when none is given (``method="auto"``): the target standard error of each correction, relative to it."""
 PILOT_SAMPLES = 64
 EXACT_IS_CHEAP = 5.0
 MAX_SAMPLES = 10**6
@@ -38,12 +39,9 @@ class Sampling:
     samples: int | None
     seed: int
     rtol: float | None
-    default_samples: int
-    default_rtol: float
 
     @classmethod
-    def checked(cls, method: object, samples: object, seed: object, rtol: object, default_samples: int,
-                default_rtol: float) -> Sampling:
+    def checked(cls, method: object, samples: object, seed: object, rtol: object) -> Sampling:
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
         if method == "exact" and (samples is not None or rtol is not None):
@@ -55,15 +53,14 @@ class Sampling:
         if rtol is not None and not (isinstance(rtol, (int, float)) and not isinstance(rtol, bool)
                                      and math.isfinite(rtol) and 0 < rtol < 1):
             raise ValueError(f"rtol must be a number between 0 and 1 (a relative standard error), got {rtol!r}")
-        return cls(str(method), samples, check_seed(seed), None if rtol is None else float(rtol), default_samples,
-                   default_rtol)
+        return cls(str(method), samples, check_seed(seed), None if rtol is None else float(rtol))
 
     def decide(self, problem: Problem) -> tuple[str, int]:
         """``(method, samples)`` for this problem (``samples`` is unused when the method is exact)."""
         if self.method == "exact":
             return "exact", 0
         if self.method == "sampled" and self.rtol is None:
-            return "sampled", self.samples or self.default_samples
+            return "sampled", self.samples or DEFAULT_SAMPLES
         exact_seconds = math.inf
         if self.method == "auto":
             from ..compiler.cost import plan
@@ -75,7 +72,7 @@ class Sampling:
             if exact_seconds <= EXACT_IS_CHEAP and self.samples is None:
                 log.info("method='auto': exact (estimated %.2g s)", exact_seconds)
                 return "exact", 0
-        samples, seconds = self._pilot(problem, self.rtol or self.default_rtol)
+        samples, seconds = self._pilot(problem, self.rtol or DEFAULT_RTOL)
         if self.samples is not None:
             samples, seconds = self.samples, seconds * self.samples / samples
         method = "sampled" if seconds < exact_seconds else "exact"
@@ -94,9 +91,3 @@ class Sampling:
         samples = int(min(MAX_SAMPLES, max(PILOT_SAMPLES, math.ceil(PILOT_SAMPLES * (relative / rtol) ** 2))))
         return samples, seconds * samples / PILOT_SAMPLES
 
-
-def largest_relative(values: np.ndarray, errors: np.ndarray) -> float:
-    """``max_k |errors_k| / |values_k|`` over rows ``k >= 1`` (Frobenius norms of the rest)."""
-    size = np.linalg.norm(values[1:].reshape(len(values) - 1, -1), axis=1)
-    spread = np.linalg.norm(errors[1:].reshape(len(errors) - 1, -1), axis=1)
-    return float(np.max(np.divide(spread, size, out=np.full_like(size, np.inf), where=size > 0)))

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from ..activation import t
 from ..backends import Moments, Problem
 from ..progress import progress
@@ -55,6 +56,12 @@ def _draws(seed: int, pattern: Pattern, chunk: int, count: int, points: int) -> 
     return np.random.default_rng(key).standard_normal((len(pattern.copies), count, points))
 
 
+def flattened(z: np.ndarray, zm: np.ndarray, zs: np.ndarray) -> np.ndarray:
+    """``z``, ``z m``, ``z (C + m m^T)`` side by side over a leading axis (rows or draws): ``(n, 1 + T + T^2)``."""
+    n = len(z)
+    return np.concatenate([np.reshape(z, (n, 1)), np.reshape(zm, (n, -1)), np.reshape(zs, (n, -1))], axis=1)
+
+
 def linear_control(problem: Problem) -> Problem:
     """The linear-map network with the same last kernel: ``phi(t) = t``, ``K_l = sigma_w2^(l-L) K_L``."""
     L, K_L, s = len(problem.widths), problem.kernels[-1], float(problem.sigma_w2)
@@ -73,8 +80,8 @@ def _key(problem: Problem, samples: int, seed: int, control: bool) -> str:
     return digest.hexdigest()
 
 
-def pattern_draws(problem: Problem, samples: int, seed: int, control: bool, show_progress: bool = True
-                  ) -> tuple[list[Pattern], np.ndarray, np.ndarray | None]:
+def pattern_draws(problem: Problem, readout: Readout, samples: int, seed: int, control: bool,
+                  show_progress: bool = True) -> tuple[list[Pattern], np.ndarray, np.ndarray | None]:
     """Per-sample values of every pattern, flattened ``(z, z m, z (C + m m^T))``: ``(samples, patterns, F)``,
     and the same for the control network (``None`` without it). Cached by content (widths excluded)."""
     found = patterns(len(problem.widths), problem.order)
@@ -82,23 +89,21 @@ def pattern_draws(problem: Problem, samples: int, seed: int, control: bool, show
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return found, *_CACHE[key]
-    readout = Readout.at(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)
     networks = [Network(problem.phi, problem.sigma_w2, list(problem.kernels), readout)]
     if control:
         linear = linear_control(problem)
         networks.append(Network(linear.phi, linear.sigma_w2, list(linear.kernels), readout))
     M, T = len(problem.kernels[-1]), problem.n_test
     values = [np.zeros((samples, len(found), 1 + T + T * T)) for _ in networks]
-    chunks = [(i, c, _chunk(p, M)) for i, p in enumerate(found) for c in range(-(-samples // _chunk(p, M)))]
+    sizes = [_chunk(p, M) for p in found]
+    chunks = [(i, c, size) for i, size in enumerate(sizes) for c in range(-(-samples // size))]
     with progress(len(chunks), "sampled patterns", enabled=show_progress) as bar:
         for i, c, size in chunks:
             start = c * size
             count = min(size, samples - start)
             g = _draws(seed, found[i], c, count, M)
             for network, out in zip(networks, values):
-                z, zm, zs = network.values(found[i], g)
-                out[start:start + count, i] = np.concatenate(
-                    [np.reshape(z, (count, 1)), np.reshape(zm, (count, T)), np.reshape(zs, (count, T * T))], axis=1)
+                out[start:start + count, i] = flattened(*network.values(found[i], g))
             bar.update()
     result = (values[0], values[1] if control else None)
     _CACHE[key] = result
@@ -124,11 +129,10 @@ class SampledSeries:
         return Moments(z, zm, zs)
 
     def relative_error(self) -> float:
-        """The largest standard error of a term ``k >= 1`` relative to the term (``choice.largest_relative``)."""
-        from .choice import largest_relative
-
-        terms, se = self.statistic(lambda m: np.concatenate([m.z[:, None], m.zm, m.zs.reshape(len(m.z), -1)], axis=1))
-        return largest_relative(terms, se)
+        """``max_k |se_k| / |term_k|`` over the terms ``k >= 1`` (Frobenius norms over ``z``, ``z m``, ``z (C + m m^T)``)."""
+        terms, se = self.statistic(lambda m: flattened(m.z, m.zm, m.zs))
+        size, spread = np.linalg.norm(terms[1:], axis=1), np.linalg.norm(se[1:], axis=1)
+        return float(np.max(np.divide(spread, size, out=np.full_like(size, np.inf), where=size > 0)))
 
     def statistic(self, fn: Callable[[Moments], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``fn`` of the estimated moments and its delete-a-group jackknife standard error."""
@@ -170,7 +174,7 @@ def control_means(problem: Problem, monomials: list[tuple[int, ...]]) -> np.ndar
     for widths in width_sets:
         m = scale_moments(Problem(linear.phi, linear.sigma_w2, linear.kernels, linear.n_train, linear.y, linear.sigma2,
                                   widths, order))
-        exact.append(np.concatenate([m.z[:, None], m.zm.reshape(order + 1, -1), m.zs.reshape(order + 1, -1)], axis=1))
+        exact.append(flattened(m.z, m.zm, m.zs))
     means = np.zeros((len(monomials), exact[0].shape[1]))
     for degree, kinds in by_degree.items():
         design = np.array([[sum(math.prod((1.0 / N) ** e for N, e in zip(widths, monomials[i])) for i in types[kind])
@@ -200,7 +204,8 @@ def sampled_series(problem: Problem, samples: int, seed: int, control: bool = Tr
     network's ``Y_m`` (known means, ``control_means``), one coefficient per monomial when there are at least
     ``SAMPLES_PER_REGRESSOR`` samples per monomial, else on their weighted sum.
     """
-    found, values, control_values = pattern_draws(problem, samples, seed, control, show_progress)
+    readout = Readout.at(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)
+    found, values, control_values = pattern_draws(problem, readout, samples, seed, control, show_progress)
     L, order = len(problem.widths), problem.order
     polynomials = [p.weight_polynomial(L, order) for p in found]
     monomials = sorted({m for poly in polynomials for m in poly if 1 <= sum(m) <= order})
@@ -220,5 +225,4 @@ def sampled_series(problem: Problem, samples: int, seed: int, control: bool = Tr
             if samples < SAMPLES_PER_REGRESSOR * len(Yk[0]):
                 Yk, mean_k = Yk.sum(axis=1, keepdims=True), mean_k.sum(axis=0, keepdims=True)
             X[:, k] = _controlled(X[:, k], Yk, mean_k)
-    readout = Readout.at(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)
     return SampledSeries(X, readout.gaussian_process(), problem.n_test)

@@ -27,6 +27,7 @@ import sympy as sp
 
 from ..activation import t
 from ..compiler.layer_maps import LocalMap
+from ..runtime.gp_posterior import cholesky_of_training_kernel, gp_predict
 from .jets import Box, Jet, cholesky, dot, exp_nilpotent, matvec, outer, polynomial, trace_of_product
 from .patterns import Pattern
 
@@ -38,20 +39,19 @@ class Readout:
     K: np.ndarray
     n_train: int
     y: np.ndarray
+    sigma2: float
     A: np.ndarray  # (K_DD + sigma2 I)^{-1}
 
     @classmethod
     def at(cls, K: np.ndarray, n_train: int, y: np.ndarray, sigma2: float) -> Readout:
-        P = n_train
-        C = np.linalg.cholesky(K[:P, :P] + sigma2 * np.eye(P))
-        inverse = np.linalg.inv(C)
-        return cls(K, P, y, inverse.T @ inverse)
+        """``ValueError`` (``cholesky_of_training_kernel``) when the training block is singular."""
+        inverse = np.linalg.inv(cholesky_of_training_kernel(K[:n_train, :n_train], sigma2))
+        return cls(K, n_train, y, sigma2, inverse.T @ inverse)
 
     def gaussian_process(self) -> tuple[np.ndarray, np.ndarray]:
         """Row 0 of the moments: the GP mean and second moment ``C + m m^T`` on the test points."""
         P, K = self.n_train, self.K
-        mean = K[P:, :P] @ (self.A @ self.y)
-        cov = K[P:, P:] - K[P:, :P] @ self.A @ K[:P, P:]
+        mean, cov = gp_predict(K[:P, :P], K[P:, :P], K[P:, P:], self.y, self.sigma2)
         return mean, cov + np.outer(mean, mean)
 
     def values(self, E: Jet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
