@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from . import __version__
-from .data import Dataset, demo_dataset, load_dataset
+from .data import Dataset, demo_dataset, load_dataset, teacher_dataset
 from .model import MAX_ORDER, ShapedMLP
 from .validation import check_order
 from .verify import QUANTITIES, VOCABULARY
@@ -35,6 +35,8 @@ perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped 
   perturbo plot convergence          error of orders 0..K against width, log-log (PNG or PDF)
   perturbo plot predictive           posterior mean and 2-std band along a line, order 0 and K
   perturbo plot representations      per-layer kernel change (heatmaps) and alignment against depth
+  perturbo plot regimes              log evidence and test error against L P / N: series, kernel renormalisation
+  perturbo evaluate --regime proportional   kernel renormalisation (L P / N of order one)
 
 The network has DEPTH hidden layers of width N and activation
 phi(t) = t + p(t)/DEPTH, with p(t) = psi t^3/3 by default or any polynomial
@@ -112,6 +114,20 @@ def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
     _add_plot_arguments(representations, "representations.png")
     representations.add_argument("--width", type=_widths, default=64, help="hidden width N, or one per layer")
     representations.add_argument("--order", type=int, default=1, help=f"order K, 1..{MAX_ORDER} (default 1)")
+    regimes = kinds.add_parser(
+        "regimes", help="log evidence per point and test error against L P / N (width varied): the series by order, "
+        "kernel renormalisation (both ansaetze, saddle and loop, matched), the exact answer (psi = 0) or Monte Carlo")
+    regimes.add_argument("--data", help="dataset file with test targets (.npz with y_test; otherwise the last quarter of "
+                         "the training points is held out); default: a noisy linear teacher, P = 30, N0 = 60")
+    regimes.add_argument("--depth", type=int, default=3, help="number of hidden layers L (default 3)")
+    _add_shaping_arguments(regimes)
+    regimes.add_argument("--out", default="regimes.png", help="output file, .png or .pdf (default regimes.png)")
+    regimes.add_argument("--widths", type=_widths, help="widths (default: L P / N from 0.05 to 3.2)")
+    regimes.add_argument("--order", type=int, default=2, help="highest order of the series (default 2)")
+    regimes.add_argument("--method", choices=["exact", "sampled", "auto"], default="auto",
+                         help="how the series' corrections are evaluated (default auto: exact where cheap)")
+    regimes.add_argument("--mc-samples", type=int, default=0,
+                         help="Monte Carlo networks per width for a shaped network (default 0: none)")
     predictive = kinds.add_parser(
         "predictive", help="posterior mean and 2-std band along the line from the first training input "
         "through the second, order 0 and order K")
@@ -135,13 +151,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="log evidence and posterior predictive on a dataset")
     _add_model_arguments(evaluate)
-    evaluate.add_argument("--order", type=int, default=1, help=f"highest order in 1/N, 0..{MAX_ORDER} (default 1)")
+    evaluate.add_argument("--order", type=int, help=f"highest order in 1/N, 0..{MAX_ORDER} (default 1)")
     evaluate.add_argument("--method", choices=["exact", "sampled", "auto"], default="exact",
                           help="exact (default), sampled (drawn insertion patterns, with standard errors) or auto")
     evaluate.add_argument("--samples", type=int, help="sampled: draws per pattern (default 2000)")
     evaluate.add_argument("--seed", type=int, default=0, help="sampled: random seed (default 0)")
     evaluate.add_argument("--rtol", type=float,
                           help="sampled or auto: target standard error of each correction relative to its size")
+    evaluate.add_argument("--regime", choices=["series", "proportional"], default="series",
+                          help="series (default): the 1/N expansion; proportional: kernel renormalisation, for L P/N "
+                          "of order one (order parameters, log evidence, predictive)")
+    evaluate.add_argument("--ansatz", choices=["wishart", "nested"], default="wishart",
+                          help="proportional: the equivalent Wishart ansatz (default) or the nested one")
+    evaluate.add_argument("--no-loop", action="store_true",
+                          help="proportional: the saddle point alone, without its one-loop correction")
+    evaluate.add_argument("--mixture", action="store_true",
+                          help="proportional: integrate the Wishart ansatz's scale exactly (odd activations)")
+    evaluate.add_argument("--matched", action="store_true",
+                          help="proportional: swap the ansatz's first-order coefficient for the engine's exact one")
 
     derive = commands.add_parser("derive", help="derive the expansion to an order and write it to derivations/")
     derive.add_argument("--order", type=int, help="order in 1/n (>= 1)")
@@ -272,6 +299,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     net = _model(args)
     data = load_dataset(args.data)
+    if args.regime == "proportional":
+        return _evaluate_proportional(args, net, data)
+    if args.no_loop or args.mixture or args.matched or args.ansatz != "wishart":
+        raise ValueError("--ansatz, --no-loop, --mixture and --matched apply to --regime proportional")
+    args.order = 1 if args.order is None else args.order
     sampling = {"method": args.method, "seed": args.seed}
     if args.method != "exact":
         sampling.update(samples=args.samples, rtol=args.rtol)
@@ -307,6 +339,43 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         _print_table("Posterior predictive", columns, [[i, *row] for i, row in enumerate(zip(*values))])
         if result["predictive_converging"] is False:
             print("terms shrinking: no, the predictive series is breaking down\n")
+
+
+def _evaluate_proportional(args: argparse.Namespace, net: ShapedMLP, data: Dataset) -> None:
+    if args.method != "exact" or args.samples is not None or args.rtol is not None or args.order is not None:
+        raise ValueError("--order, --method, --samples and --rtol apply to --regime series")
+    kr = net.renormalized(data.X, data.y, data.X_test, beta=args.beta, ansatz=args.ansatz, loop=not args.no_loop,
+                          mixture=args.mixture, matched=args.matched)
+    P = len(data.y)
+    alpha = [P / n for n in net.widths]
+    if args.json:
+        print(json.dumps({
+            "model": repr(net), "beta": _json_beta(args.beta), "ansatz": kr.ansatz, "loop": kr.loop,
+            "mixture": kr.mixture, "matched": kr.matched, "alpha": alpha,
+            "order_parameters": kr.order_parameters.tolist(),
+            "mean_order_parameters": _tolist(kr.mean_order_parameters), "action": kr.action,
+            "loop_correction": kr.loop_correction, "log_evidence": kr.log_evidence, "log_partition": kr.log_partition,
+            "fluctuation": kr.fluctuation, "saddles": kr.saddles, "mean": _tolist(kr.mean), "var": _tolist(kr.var),
+        }, indent=2))
+        return
+    how = "mixture over the scale" if kr.mixture else ("saddle point + one loop" if kr.loop else "saddle point")
+    print(f"{net!r}, beta = {args.beta}: kernel renormalisation, {kr.ansatz} ansatz, {how}"
+          f"{', matched to the exact first order' if kr.matched else ''}\n")
+    columns = ["layer", "alpha = P/N_l", "s_l"] + ([] if kr.mean_order_parameters is None else ["Q_l"])
+    rows = [[str(l + 1), alpha[l], kr.order_parameters[l]]
+            + ([] if kr.mean_order_parameters is None else [kr.mean_order_parameters[l]]) for l in range(net.depth)]
+    _print_table("Order parameters at the saddle point", columns, rows)
+    rows = [["action at the saddle (tree)", kr.action]]
+    if kr.loop_correction is not None:
+        rows.append(["one-loop correction", kr.loop_correction])
+    rows.append(["log evidence", kr.log_evidence])
+    if kr.log_partition is not None:
+        rows.append(["log Z_beta", kr.log_partition])
+    rows.append(["std of log S at the saddle", kr.fluctuation])
+    _print_table("Evidence", ["quantity", "value"], rows)
+    if kr.mean is not None:
+        _print_table("Posterior predictive", ["test point", "mean", "var"],
+                     [[i, m, v] for i, (m, v) in enumerate(zip(kr.mean, kr.var))])
 
 
 def cmd_check(args: argparse.Namespace) -> None:
@@ -448,6 +517,16 @@ def cmd_plot(args: argparse.Namespace) -> None:
     from . import plots
 
     path = plots.check_plot_path(args.out)
+    if args.kind == "regimes":
+        data = _labelled_test_split(load_dataset(args.data) if args.data else teacher_dataset(30, 20))
+        widths = args.widths or plots.default_regime_widths(args.depth, len(data.y))
+        result = plots.regimes_data(lambda n: _model(args, n), data.X, data.y, data.X_test, data.y_test,
+                                    [widths] if isinstance(widths, int) else widths, beta=args.beta,
+                                    max_order=check_order(args.order, MAX_ORDER), method=args.method,
+                                    mc_samples=args.mc_samples)
+        plots.plot_regimes(result, path)
+        print(f"wrote {path}")
+        return
     data = load_dataset(args.data) if args.data else demo_dataset()
     if args.kind == "representations":
         net = _model(args)
@@ -466,6 +545,17 @@ def cmd_plot(args: argparse.Namespace) -> None:
         for K, slope in enumerate(result.slopes):
             print(f"order {K}: fitted slope {plots.format_slope(slope)} (expected {-(K + 1)})")
     print(f"wrote {path}")
+
+
+def _labelled_test_split(data: Dataset) -> Dataset:
+    """The dataset with test targets: its own, or the last quarter of the training points held out."""
+    if data.y_test is not None:
+        return data
+    P = len(data.y)
+    held = P // 4
+    if held < 1:
+        raise ValueError(f"the data have no test targets and too few training points ({P}) to hold a quarter out")
+    return Dataset(X=data.X[:-held], y=data.y[:-held], X_test=data.X[-held:], y_test=data.y[-held:])
 
 
 def _json_beta(beta: float) -> float | str:

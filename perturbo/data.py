@@ -1,8 +1,8 @@
-"""Datasets: loading user files (CSV or NPZ) and the built-in demo data.
+"""Datasets: loading user files (CSV or NPZ), the built-in demo data and a noisy linear teacher.
 
 CSV: a header row; the column named ``y`` holds the targets, every other column
 is an input coordinate; rows whose ``y`` is empty are test inputs.
-NPZ: arrays ``X`` (P, N0), ``y`` (P,) and optionally ``X_test`` (T, N0).
+NPZ: arrays ``X`` (P, N0), ``y`` (P,) and optionally ``X_test`` (T, N0) and its targets ``y_test`` (T,).
 """
 from __future__ import annotations
 
@@ -19,6 +19,18 @@ class Dataset:
     X: np.ndarray
     y: np.ndarray
     X_test: np.ndarray | None
+    y_test: np.ndarray | None = None  # targets of the test inputs, when known
+
+
+def teacher_dataset(n_train: int = 40, n_test: int = 40, dimension: int = 60, noise: float = 0.3, seed: int = 0
+                    ) -> Dataset:
+    """The noisy linear teacher: ``x ~ N(0, I_N0)``, ``y = w.x / sqrt(N0) + noise * N(0, 1)`` with ``w ~ N(0, I_N0)``
+    (training and test targets alike)."""
+    rng = np.random.default_rng(seed)
+    teacher = rng.normal(size=dimension)
+    X = rng.normal(size=(n_train + n_test, dimension))
+    y = X @ teacher / np.sqrt(dimension) + noise * rng.normal(size=n_train + n_test)
+    return Dataset(X=X[:n_train], y=y[:n_train], X_test=X[n_train:], y_test=y[n_train:])
 
 
 def demo_dataset() -> Dataset:
@@ -54,7 +66,10 @@ def _load_npz(path: Path) -> Dataset:
     for key, value in arrays.items():
         if value.dtype.kind not in "biuf":
             raise ValueError(f"data file {str(path)!r}: array {key} has dtype {value.dtype}, expected numbers")
-    return Dataset(X=arrays["X"].astype(float), y=arrays["y"].astype(float), X_test=_float_or_none(arrays.get("X_test")))
+    if "y_test" in arrays and "X_test" not in arrays:
+        raise ValueError(f"data file {str(path)!r} has y_test but no X_test")
+    return Dataset(X=arrays["X"].astype(float), y=arrays["y"].astype(float), X_test=_float_or_none(arrays.get("X_test")),
+                   y_test=_float_or_none(arrays.get("y_test")))
 
 
 def _float_or_none(a: np.ndarray | None) -> np.ndarray | None:

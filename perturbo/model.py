@@ -17,6 +17,7 @@ from .results import (
     Evidence,
     ExactResult,
     Prediction,
+    Renormalized,
     Representations,
     kernel_target_alignment,
     log_partition_from_evidence,
@@ -278,6 +279,7 @@ class ShapedMLP:
             var_terms_se=var_se,
             cov_terms_se=cov_se,
             method=chosen,
+            noise_variance=noise_variance(P, beta),
         )
 
     def representations(
@@ -323,6 +325,48 @@ class ShapedMLP:
             error_estimate=np.abs(terms[:, order]) if order else None, converging=converging,
         )
 
+    # ------------------------------------------------------------ the proportional regime
+    def renormalized(
+        self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray | None = None, beta: float = math.inf,
+        ansatz: str = "wishart", loop: bool = True, mixture: bool = False, matched: bool = False,
+    ) -> Renormalized:
+        """Kernel renormalisation, for ``L P / N`` of order one (``perturbo.renormalization``; guide section 10).
+
+        The Gaussian process with the kernel renormalised by one order parameter ``s_l`` per layer (and ``Q_l`` for a
+        non-odd activation's mean part) at the saddle point of their action: ``ansatz="wishart"`` (the equivalent
+        Wishart ansatz: the NNGP kernel ``K_L`` scaled by ``prod_l s_l``; exact for the deep linear network) or
+        ``"nested"`` (each layer renormalises its own output). ``loop`` adds the Gaussian fluctuations of the order
+        parameters to the log evidence; ``mixture`` integrates the Wishart ansatz's scale exactly instead of at its
+        saddle (odd activations); ``matched`` replaces the ansatz's own first-order coefficient by the engine's exact
+        ``terms[1]`` (exact to first order in ``1/N``, and, at ``psi = 0``, in the proportional limit).
+        """
+        from .renormalization import ANSATZE, renormalize
+
+        beta = check_beta(beta)
+        if ansatz not in ANSATZE:
+            raise ValueError(f"ansatz must be one of {', '.join(map(repr, ANSATZE))}, not {ansatz!r}")
+        for name, flag in (("loop", loop), ("mixture", mixture), ("matched", matched)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        X, y, X_test = check_data(X, y, X_test, beta)
+        kernels = self.kernels(X if X_test is None else np.vstack([X, X_test]))
+        exact_first_order = None
+        if matched:
+            from .renormalization.expansion import Coefficients
+
+            def exact_first_order() -> Coefficients:
+                terms = self.evidence(X, y, beta, order=1).terms
+                if X_test is None:
+                    return Coefficients(terms[1], None, None, None)
+                pr = self.predict(X, y, X_test, beta, order=1)
+                return Coefficients(terms[1], pr.mean_terms[1], pr.var_terms[1], pr.cov_terms[1])
+
+        result = renormalize(ansatz, kernels, self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True),
+                             self.widths, len(y), y, beta, loop, mixture, exact_first_order)
+        require_finite(result.log_evidence, "renormalised log evidence")
+        require_finite(result.cov, "renormalised posterior covariance")
+        return result
+
     # ------------------------------------------------------------ references
     def exact(
         self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray | None = None, beta: float = math.inf
@@ -353,6 +397,7 @@ class ShapedMLP:
             mean=result.mean,
             var=result.var,
             cov=result.cov,
+            noise_variance=noise_variance(P, beta),
         )
 
     def monte_carlo(

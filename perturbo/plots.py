@@ -1,7 +1,7 @@
-"""Plots: the 1/N series against its reference over widths, and the predictive along a line.
+"""Plots: the 1/N series against its reference over widths, the predictive along a line, the regime map.
 
-``convergence_data`` and ``predictive_data`` compute the numbers; ``plot_convergence`` and
-``plot_predictive`` draw them with matplotlib (``pip install 'perturbo[plot]'``) on a
+``convergence_data``, ``predictive_data`` and ``regimes_data`` compute the numbers; ``plot_convergence``,
+``plot_predictive`` and ``plot_regimes`` draw them with matplotlib (``pip install 'perturbo[plot]'``) on a
 ``Figure`` with the non-interactive Agg canvas, so no global pyplot state is touched.
 The file format follows the suffix: ``.png`` or ``.pdf``.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from .model import ShapedMLP
 from .progress import progress
-from .results import ROUNDOFF, Representations
+from .results import ROUNDOFF, Representations, expected_squared_error
 from .validation import check_beta, check_count, check_data, check_finite_real, check_widths
 
 if TYPE_CHECKING:
@@ -327,5 +327,126 @@ def plot_representations(rep: Representations, title: str, path: str | Path) -> 
     ax.set_xticks(depth)
     ax.legend(fontsize="small")
     figure.suptitle(title, fontsize="small")
+    figure.savefig(path)
+    return path
+
+
+# ------------------------------------------------------------------ regimes
+RENORMALIZED = {
+    "Wishart, saddle": {"ansatz": "wishart", "loop": False},
+    "Wishart, saddle + loop": {"ansatz": "wishart", "loop": True},
+    "nested, saddle": {"ansatz": "nested", "loop": False},
+    "nested, saddle + loop": {"ansatz": "nested", "loop": True},
+    "matched (Wishart + loop)": {"ansatz": "wishart", "loop": True, "matched": True},
+}
+"""The kernel-renormalisation curves of the regime map: label -> ``net.renormalized`` options."""
+
+
+@dataclass(frozen=True)
+class RegimeData:
+    """Per width (``L P / N`` decreasing along the widths), each method's log evidence per training point and test
+    error ``mean_x[(y - mean)^2 + var]``; ``*_se``: standard errors where the method is stochastic."""
+
+    widths: np.ndarray  # (W,)
+    depth_ratio: np.ndarray  # (W,) L P / N
+    log_evidence: dict[str, np.ndarray]  # label -> (W,), divided by P
+    log_evidence_se: dict[str, np.ndarray]
+    test_error: dict[str, np.ndarray]
+    title: str
+
+
+def default_regime_widths(depth: int, n_train: int, ratios: Sequence[float] = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+                          ) -> list[int]:
+    """Widths ``N = L P / ratio`` for effective depths ``L P / N`` from 0.05 (kernel regime) to 3.2."""
+    return sorted({max(1, round(depth * n_train / r)) for r in ratios}, reverse=True)
+
+
+def regimes_data(
+    make_net: Callable[[int], ShapedMLP],
+    X: np.ndarray,
+    y: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    widths: Sequence[int],
+    beta: float = math.inf,
+    max_order: int = 2,
+    method: str = "auto",
+    mc_samples: int = 0,
+    seed: int = 0,
+) -> RegimeData:
+    """The regime map's numbers: the series summed to orders ``0..max_order`` (``method`` for the corrections, as in
+    ``net.evidence``), the renormalised answers of ``RENORMALIZED``, and the reference: ``net.exact`` for the deep
+    linear network, else Monte Carlo over ``mc_samples`` finite networks (none when 0)."""
+    beta = check_beta(beta)
+    X, y, X_test = check_data(X, y, X_test, beta)
+    if y_test is None:
+        raise ValueError("the regime map's test error needs test targets y_test")
+    y_test = np.asarray(y_test, dtype=float)
+    widths = _check_width_range(widths)[::-1]
+    P = len(y)
+    first = make_net(int(widths[0]))
+    evidence: dict[str, list[float]] = {}
+    evidence_se: dict[str, list[float]] = {}
+    error: dict[str, list[float]] = {}
+
+    def record(label: str, log_evidence: float, mean: np.ndarray, var: np.ndarray, se: float | None = None) -> None:
+        evidence.setdefault(label, []).append(log_evidence / P)
+        error.setdefault(label, []).append(expected_squared_error(y_test, mean, var))
+        if se is not None:
+            evidence_se.setdefault(label, []).append(se / P)
+
+    sampling = {} if method == "exact" else {"method": method}
+    with progress(len(widths), "regime map over widths") as bar:
+        for n in widths:
+            net = make_net(int(n))
+            ev = net.evidence(X, y, beta=beta, order=max_order, **sampling)
+            pr = net.predict(X, y, X_test, beta=beta, order=max_order, **sampling)
+            for k in range(max_order + 1):
+                record(f"series, order {k}", float(ev.terms[: k + 1].sum()), pr.mean_terms[: k + 1].sum(0),
+                       pr.var_terms[: k + 1].sum(0))
+            for label, options in RENORMALIZED.items():
+                kr = net.renormalized(X, y, X_test, beta=beta, **options)
+                record(label, kr.log_evidence, kr.mean, kr.var)
+            if net.activation.is_linear:
+                exact = net.exact(X, y, X_test, beta=beta)
+                record("exact", exact.log_evidence, exact.mean, exact.var)
+            elif mc_samples:
+                mc = net.monte_carlo(X, y, X_test, beta=beta, samples=mc_samples, seed=seed)
+                record("Monte Carlo", mc.log_evidence, mc.mean, mc.var, mc.log_evidence_se)
+            bar.update()
+    reference = "exact" if first.activation.is_linear else (f"Monte Carlo over {mc_samples} networks" if mc_samples
+                                                             else "no reference")
+    return RegimeData(
+        widths=widths,
+        depth_ratio=first.depth * P / widths,
+        log_evidence={k: np.array(v) for k, v in evidence.items()},
+        log_evidence_se={k: np.array(v) for k, v in evidence_se.items()},
+        test_error={k: np.array(v) for k, v in error.items()},
+        title=f"L = {first.depth}, phi(t) = {first.activation.phi}, beta = {beta}, P = {P}; reference: {reference}",
+    )
+
+
+def plot_regimes(data: RegimeData, path: str | Path) -> Path:
+    """Log evidence per point and test error against ``L P / N``: the series by order (dashed), kernel
+    renormalisation (solid), the reference (black, with two standard errors for Monte Carlo)."""
+    path = check_plot_path(path)
+    figure = _new_figure()
+    figure.set_size_inches(11.0, 4.8)
+    left, right = figure.subplots(1, 2)
+    for label in data.log_evidence:
+        style = {"color": "black", "marker": "o", "linewidth": 2} if label in ("exact", "Monte Carlo") else (
+            {"linestyle": "--", "marker": "."} if label.startswith("series") else {"marker": "s", "markersize": 3})
+        se = data.log_evidence_se.get(label)
+        if se is not None:
+            left.errorbar(data.depth_ratio, data.log_evidence[label], yerr=2 * se, label=label, **style)
+        else:
+            left.plot(data.depth_ratio, data.log_evidence[label], label=label, **style)
+        right.plot(data.depth_ratio, data.test_error[label], label=label, **style)
+    for ax, name in ((left, "log evidence / P"), (right, "test error  mean[(y - m)^2 + v]")):
+        ax.set_xscale("log")
+        ax.set_xlabel("L P / N (width varied)")
+        ax.set_ylabel(name)
+    left.legend(fontsize="x-small")
+    figure.suptitle(data.title, fontsize="small")
     figure.savefig(path)
     return path

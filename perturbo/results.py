@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .renormalization.expansion import FirstOrder
 
 ROUNDOFF = 1e-10
 """Corrections smaller than this times the leading term are taken as zero when judging convergence."""
@@ -73,6 +79,35 @@ def log_partition_from_evidence(log_evidence: float, n_train: int, beta: float) 
     return log_evidence + 0.5 * n_train * math.log(2.0 * math.pi * n_train / beta)
 
 
+def expected_squared_error(y_test: np.ndarray, mean: np.ndarray | None, var: np.ndarray | None) -> float:
+    """``mean_x [(y_test(x) - mean(x))^2 + var(x)]``: the posterior expected squared error of the latent ``f`` on the
+    test targets (``ValueError`` for targets that do not fit, or without test points)."""
+    if mean is None:
+        raise ValueError("this result has no test points: give X_test to get a generalisation error")
+    try:
+        y_test = np.asarray(y_test, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError("y_test must be an array of real numbers") from None
+    if y_test.shape != np.shape(mean):
+        raise ValueError(f"y_test must have shape {np.shape(mean)}, one target per test input, got {y_test.shape}")
+    if not np.all(np.isfinite(y_test)):
+        raise ValueError("y_test contains NaN or infinite values")
+    return float(np.mean((y_test - mean) ** 2 + var))
+
+
+class PredictiveResult:
+    """The generalisation error of a result with a posterior predictive ``mean`` and ``var`` on the test points."""
+
+    mean: np.ndarray | None
+    var: np.ndarray | None
+    noise_variance: float
+
+    def generalization_error(self, y_test: np.ndarray, noisy: bool = False) -> float:
+        """``expected_squared_error`` of ``y_test``; ``noisy=True`` adds the noise variance ``P/beta``: the expected
+        error on a noisy label."""
+        return expected_squared_error(y_test, self.mean, self.var) + (self.noise_variance if noisy else 0.0)
+
+
 @dataclass(frozen=True)
 class Evidence:
     """Log evidence ``log E_prior[N(y; f(X), (P/beta) I)]`` to order ``order`` in ``1/width``."""
@@ -89,7 +124,7 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Prediction:
+class Prediction(PredictiveResult):
     """Posterior predictive of the latent ``f(x)`` at the test inputs, to order ``order``."""
 
     mean: np.ndarray  # (T,)
@@ -107,6 +142,7 @@ class Prediction:
     var_terms_se: np.ndarray | None = None  # (K+1, T)
     cov_terms_se: np.ndarray | None = None  # (K+1, T, T)
     method: str = "exact"  # "exact" or "sampled"
+    noise_variance: float = 0.0  # P/beta
 
 
 @dataclass(frozen=True)
@@ -134,7 +170,7 @@ def kernel_target_alignment(S: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ExactResult:
+class ExactResult(PredictiveResult):
     """Exact deep-linear answers (any width): evidence and, with test inputs, the predictive."""
 
     log_evidence: float
@@ -142,3 +178,43 @@ class ExactResult:
     mean: np.ndarray | None
     var: np.ndarray | None
     cov: np.ndarray | None
+    noise_variance: float = 0.0  # P/beta
+
+
+@dataclass(frozen=True)
+class Renormalized(PredictiveResult):
+    """Kernel renormalisation: the Gaussian process whose kernel is renormalised by the order parameters at the saddle
+    point of their action (``perturbo.renormalization``), with ``loop`` its Gaussian fluctuations in the log evidence,
+    ``mixture`` the ansatz's exact integral over the scale instead, ``matched`` the engine's exact first order swapped
+    in for the ansatz's own.
+
+    ``fluctuation`` is the standard deviation of ``log S`` (``S`` the product of the scales) around the saddle: the
+    saddle point is accurate while it is small (a warning above ``renormalization.FLUCTUATION_LIMIT``).
+    ``first_order`` (computed on first access) holds the ansatz's own ``1/N`` coefficients, tree and loop.
+    """
+
+    ansatz: str
+    order_parameters: np.ndarray  # (L,) s_l at the saddle (1 at infinite width)
+    mean_order_parameters: np.ndarray | None  # (L,) Q_l, the mean part's (non-odd activations); None for odd ones
+    log_evidence: float
+    log_partition: float | None
+    mean: np.ndarray | None  # (T,)
+    var: np.ndarray | None  # (T,)
+    cov: np.ndarray | None  # (T, T)
+    kernel: np.ndarray  # (M, M) the renormalised kernel on the training and test points
+    beta: float
+    noise_variance: float
+    loop: bool
+    mixture: bool
+    matched: bool
+    action: float  # the action at the saddle (the tree-level log evidence)
+    loop_correction: float | None
+    fluctuation: float
+    saddles: int  # distinct saddle points found (the one of largest action is used)
+    compute_first_order: Callable[[], FirstOrder] = field(repr=False, compare=False)
+
+    @cached_property
+    def first_order(self) -> FirstOrder:
+        """The ansatz's own first-order (``n^-1``) coefficients: ``log_evidence``, ``mean``, ``var``, ``cov`` (tree plus
+        loop, the form of ``terms[1]``), and ``.tree``, ``.loop``."""
+        return self.compute_first_order()

@@ -24,6 +24,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
+from ..runtime.local_map import LocalPolynomial
 from ..symbolic.mean_map import S_aa, S_ab, S_bb, mean_map_expr
 
 Beta = tuple[int, int, int]
@@ -31,11 +32,19 @@ VARIABLES = (S_aa, S_bb, S_ab)
 
 
 class LocalMap:
-    """The symbolic Taylor coefficients ``d^beta f / beta!`` of one activation's layer map."""
+    """The symbolic Taylor coefficients ``d^beta f / beta!`` of one activation's layer map (``of_polynomial``: of any
+    local map ``f(S_aa, S_bb, S_ab)``, such as the mean part of a non-odd activation's)."""
 
     def __init__(self, phi: sp.Expr, sigma_w2: sp.Rational) -> None:
         self.f = mean_map_expr(phi, sigma_w2)
         self.degree = sp.Poly(self.f, *VARIABLES).total_degree()
+
+    @classmethod
+    def of_polynomial(cls, f: sp.Expr) -> LocalMap:
+        local = cls.__new__(cls)
+        local.f = sp.expand(f)
+        local.degree = sp.Poly(local.f, *VARIABLES).total_degree()
+        return local
 
     @cached_property
     def coefficients(self) -> dict[Beta, sp.Expr]:
@@ -56,14 +65,12 @@ class LocalMap:
         return tuple(sorted(b for b in self.coefficients if sum(b) >= 2))
 
     @cached_property
-    def _numeric(self):
-        return {beta: sp.lambdify(VARIABLES, e, modules="numpy") for beta, e in self.coefficients.items()}
+    def _numeric(self) -> dict[Beta, LocalPolynomial]:
+        return {beta: LocalPolynomial.of(e, VARIABLES) for beta, e in self.coefficients.items()}
 
-    def weights(self, K: np.ndarray) -> dict[Beta, np.ndarray]:
-        """``c^beta`` at the kernel ``K``, as ``M x M`` matrices."""
-        d = np.diagonal(K)
-        x, y = d[:, None], d[None, :]
-        return {beta: np.broadcast_to(fn(x, y, K), K.shape).astype(float) for beta, fn in self._numeric.items()}
+    def weights(self, K: np.ndarray, max_degree: int | None = None) -> dict[Beta, np.ndarray]:
+        """``c^beta`` at the kernel ``K`` (``|beta| <= max_degree``, default all), as ``M x M`` matrices."""
+        return {beta: fn.apply(K) for beta, fn in self._numeric.items() if max_degree is None or sum(beta) <= max_degree}
 
 
 def propagate(tensor: np.ndarray, axes: tuple[int, int], propagator: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:

@@ -23,13 +23,18 @@ from dataclasses import dataclass
 import numpy as np
 
 WINDOW_NATS = 80.0
-"""Each density is kept where its log is within this many nats of its maximum."""
+"""Each density is kept where its log is within this many nats of its maximum (first try)."""
+
+MAX_WINDOW_NATS = 640.0
+"""The window is doubled up to this while the posterior of ``u`` reaches past the resolved part of the grid (data
+for which the posterior scale sits far from the prior's, as in the proportional regime ``P ~ N``); ``e^-640`` is
+still a normal double."""
 
 MAX_STEP = 0.02
 """Default upper bound on the grid step in ``u``."""
 
-RESOLVED_NATS = 40.0
-"""Where ``log p(u)`` is within this many nats of its maximum the trimmed convolution is
+RESOLVED_FRACTION = 0.5
+"""Where ``log p(u)`` is within this fraction of the window of its maximum the trimmed convolution is
 accurate to about 1e-11 relative; further out it may underestimate ``p(u)``."""
 
 STEPS_PER_STD = 2
@@ -61,11 +66,11 @@ def _bisect(f: Callable[[float], float], lo: float, hi: float) -> float:
     return 0.5 * (lo + hi)
 
 
-def _layer_window(n: int) -> tuple[float, float]:
-    """Interval where ``log p(w) >= log p(0) - WINDOW_NATS``, i.e. ``w - e^w + 1 >= -c`` with
-    ``c = 2 WINDOW_NATS / n``; the left root lies in ``[-(c + 2), 0]``, the right in
+def _layer_window(n: int, window: float) -> tuple[float, float]:
+    """Interval where ``log p(w) >= log p(0) - window``, i.e. ``w - e^w + 1 >= -c`` with
+    ``c = 2 window / n``; the left root lies in ``[-(c + 2), 0]``, the right in
     ``[0, log(2c + 4)]``."""
-    c = 2.0 * WINDOW_NATS / n
+    c = 2.0 * window / n
 
     def excess(w: float) -> float:
         return w - math.expm1(w) + c
@@ -89,21 +94,23 @@ def _layer_log_density(w: np.ndarray, n: int) -> np.ndarray:
     return _log_peak_density(x) - x * (np.expm1(w) - w)
 
 
-def _sampled_layer(n: int, h: float) -> tuple[np.ndarray, int]:
-    """``p(k h)`` for ``k = start, start + 1, ...`` covering the window of ``_layer_window(n)``."""
-    lo, hi = _layer_window(n)
+def _sampled_layer(n: int, h: float, window: float) -> tuple[np.ndarray, int]:
+    """``p(k h)`` for ``k = start, start + 1, ...`` covering the window of ``_layer_window(n, window)``."""
+    lo, hi = _layer_window(n, window)
     start = math.floor(lo / h)
     k = np.arange(start, math.ceil(hi / h) + 1)
     return np.exp(_layer_log_density(k * h, n)), start
 
 
-def _trim(density: np.ndarray, start: int) -> tuple[np.ndarray, int]:
-    """Drop the (log-concave, hence contiguous) tails below ``max * exp(-WINDOW_NATS)``."""
-    kept = np.flatnonzero(density >= density.max() * math.exp(-WINDOW_NATS))
+def _trim(density: np.ndarray, start: int, window: float) -> tuple[np.ndarray, int]:
+    """Drop the (log-concave, hence contiguous) tails below ``max * exp(-window)``."""
+    kept = np.flatnonzero(density >= density.max() * math.exp(-window))
     return density[kept[0] : kept[-1] + 1], start + int(kept[0])
 
 
-def log_scale_grid(widths: Sequence[int], max_step: float = MAX_STEP) -> tuple[np.ndarray, np.ndarray, float]:
+def log_scale_grid(
+    widths: Sequence[int], max_step: float = MAX_STEP, window: float = WINDOW_NATS
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Grid ``u_k = k h``, ``log p(u_k)`` and ``h`` for ``u = log s = sum_l w_l``.
 
     Each ``w_l = log(g_l / N_l)``, ``g_l ~ chi2_{N_l}``, has the exact density
@@ -117,16 +124,16 @@ def log_scale_grid(widths: Sequence[int], max_step: float = MAX_STEP) -> tuple[n
     analytic, so the rule converges geometrically in ``1/h``; the step is
     ``h = min(max_step, min_l sqrt(psi'(N_l/2)) / STEPS_PER_STD)``; ``max_step`` has to resolve
     the functions later integrated against ``p(u)`` as well. Each factor, and
-    each partial convolution, is kept where it is within ``WINDOW_NATS`` of its
+    each partial convolution, is kept where it is within ``window`` nats of its
     maximum. Expectations are then ``E[F(e^u)] = h sum_k p(u_k) F(e^{u_k})``.
     """
     assert len(widths) >= 1 and all(int(n) == n and n >= 1 for n in widths)
     std_min = min(math.sqrt(_trigamma(0.5 * n)) for n in widths)
     h = min(max_step, std_min / STEPS_PER_STD)
-    density, start = _sampled_layer(int(widths[0]), h)
+    density, start = _sampled_layer(int(widths[0]), h, window)
     for n in widths[1:]:
-        layer, layer_start = _sampled_layer(int(n), h)
-        density, start = _trim(h * np.convolve(density, layer), start + layer_start)
+        layer, layer_start = _sampled_layer(int(n), h, window)
+        density, start = _trim(h * np.convolve(density, layer), start + layer_start, window)
     u = (start + np.arange(len(density))) * h
     return u, np.log(density), h
 
@@ -179,20 +186,27 @@ def deep_linear_exact(
     z = U.T @ y
 
     # in u the likelihood is at least as wide as s^{-P/2} e^{-r/2s}, i.e. about sqrt(2/P)
-    u, log_prior, h = log_scale_grid(widths, max_step=min(MAX_STEP, math.sqrt(2.0 / P) / STEPS_PER_STD))
-    s = np.exp(u)
-    d = s[:, None] * lam + sigma2  # eigenvalues of s K_DD + sigma2 I, shape (G, P)
-    log_likelihood = -0.5 * (P * math.log(2.0 * math.pi) + np.sum(np.log(d) + z**2 / d, axis=1))
-    log_weight = log_prior + log_likelihood
-    top = log_weight.max()
-    weight = np.exp(log_weight - top)
+    step = min(MAX_STEP, math.sqrt(2.0 / P) / STEPS_PER_STD)
+    window = WINDOW_NATS
+    while True:
+        u, log_prior, h = log_scale_grid(widths, max_step=step, window=window)
+        s = np.exp(u)
+        d = s[:, None] * lam + sigma2  # eigenvalues of s K_DD + sigma2 I, shape (G, P)
+        log_likelihood = -0.5 * (P * math.log(2.0 * math.pi) + np.sum(np.log(d) + z**2 / d, axis=1))
+        log_weight = log_prior + log_likelihood
+        top = log_weight.max()
+        weight = np.exp(log_weight - top)
+        post = weight / weight.sum()
+        far_tail = post[log_prior < log_prior.max() - RESOLVED_FRACTION * window].sum()
+        if far_tail <= 1e-10 or window >= MAX_WINDOW_NATS:
+            break
+        window *= 2.0
     log_evidence = float(top + math.log(h * weight.sum()))
-    post = weight / weight.sum()
-    far_tail = post[log_prior < log_prior.max() - RESOLVED_NATS].sum()
     if far_tail > 1e-10:
         warnings.warn(
-            f"a posterior fraction {far_tail:.1e} of the kernel scale s lies in the far tail of its prior, "
-            "where the grid density is not accurate: the data are atypical for this network",
+            f"a posterior fraction {far_tail:.1e} of the kernel scale s lies more than {RESOLVED_FRACTION * window:.0f} "
+            "nats into the tail of its prior, where the grid density is not accurate: the data are atypical for this "
+            "network",
             RuntimeWarning,
             stacklevel=2,
         )

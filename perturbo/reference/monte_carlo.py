@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perturbo.progress import progress
+from perturbo.results import PredictiveResult
 
 _FLOATS_PER_BATCH = 2**22
 """Bound on ``batch * max(N_l) * M``, the size of the largest per-batch array."""
@@ -29,7 +30,7 @@ _PROGRESS_MIN_BATCHES = 20
 
 
 @dataclass(frozen=True)
-class MonteCarloEstimate:
+class MonteCarloEstimate(PredictiveResult):
     """Evidence and posterior moments at the test points, with standard errors.
 
     ``mean``, ``mean_se`` and ``var`` have shape ``(T,)``, ``cov`` ``(T, T)``;
@@ -43,6 +44,7 @@ class MonteCarloEstimate:
     var: np.ndarray | None
     cov: np.ndarray | None
     samples: int
+    noise_variance: float = 0.0  # P/beta
 
 
 def sample_gram_chain(
@@ -177,9 +179,9 @@ def monte_carlo(
     log_evidence = float(log_w.max() + np.log(w.mean()))
     log_evidence_se = float(w.std() / (math.sqrt(samples) * w.mean()))
     if not T:
-        return MonteCarloEstimate(log_evidence, log_evidence_se, None, None, None, None, samples)
+        return MonteCarloEstimate(log_evidence, log_evidence_se, None, None, None, None, samples, sigma2)
     mean, mean_se, cov = moments.result()
-    return MonteCarloEstimate(log_evidence, log_evidence_se, mean, mean_se, np.diag(cov).copy(), cov, samples)
+    return MonteCarloEstimate(log_evidence, log_evidence_se, mean, mean_se, np.diag(cov).copy(), cov, samples, sigma2)
 
 
 def monte_carlo_representations(

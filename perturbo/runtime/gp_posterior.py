@@ -23,7 +23,13 @@ def noise_variance(n_train: int, beta: float) -> float:
 def cholesky_of_training_kernel(K_DD: np.ndarray, sigma2: float) -> np.ndarray:
     """Lower Cholesky factor of ``K_DD + sigma2 I``; ``ValueError`` if it is (numerically) singular."""
     C = K_DD + sigma2 * np.eye(len(K_DD))
-    eigenvalues = np.linalg.eigvalsh(C)
+    check_condition(np.linalg.eigvalsh(C), sigma2)
+    return np.linalg.cholesky(C)
+
+
+def check_condition(eigenvalues: np.ndarray, sigma2: float) -> None:
+    """``ValueError`` unless the eigenvalues of ``K_DD + sigma2 I`` (ascending) make it positive definite to working
+    precision (condition number below ``MAX_CONDITION``)."""
     condition = eigenvalues[-1] / eigenvalues[0] if eigenvalues[0] > 0 else math.inf
     if not condition < MAX_CONDITION:
         hint = (
@@ -35,7 +41,6 @@ def cholesky_of_training_kernel(K_DD: np.ndarray, sigma2: float) -> np.ndarray:
             f"the kernel on the training inputs is not positive definite to working precision "
             f"(condition number {condition:.3g}, limit {MAX_CONDITION:.0e}): {hint}"
         )
-    return np.linalg.cholesky(C)
 
 
 def gaussian_log_density(y: np.ndarray, chol: np.ndarray) -> float:
