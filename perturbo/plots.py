@@ -344,8 +344,9 @@ RENORMALIZED = {
 
 @dataclass(frozen=True)
 class RegimeData:
-    """Per width (``L P / N`` decreasing along the widths), each method's log evidence per training point and test
-    error ``mean_x[(y - mean)^2 + var]``; ``*_se``: standard errors where the method is stochastic."""
+    """Per width (``L P / N`` increasing along the list), each method's log evidence per training point and test
+    error ``mean_x[(y - mean)^2 + var]``; ``log_evidence_se``: standard errors of the stochastic ones (Monte Carlo, a
+    sampled series)."""
 
     widths: np.ndarray  # (W,)
     depth_ratio: np.ndarray  # (W,) L P / N
@@ -379,8 +380,9 @@ def regimes_data(
     linear network, else Monte Carlo over ``mc_samples`` finite networks (none when 0)."""
     beta = check_beta(beta)
     X, y, X_test = check_data(X, y, X_test, beta)
-    if y_test is None:
-        raise ValueError("the regime map's test error needs test targets y_test")
+    mc_samples = check_count(mc_samples, "mc_samples", 0)
+    if X_test is None or y_test is None:
+        raise ValueError("the regime map's test error needs test inputs X_test and their targets y_test")
     y_test = np.asarray(y_test, dtype=float)
     widths = _check_width_range(widths)[::-1]
     P = len(y)
@@ -402,8 +404,9 @@ def regimes_data(
             ev = net.evidence(X, y, beta=beta, order=max_order, **sampling)
             pr = net.predict(X, y, X_test, beta=beta, order=max_order, **sampling)
             for k in range(max_order + 1):
+                se = None if ev.terms_se is None else float(np.sqrt(np.sum(ev.terms_se[: k + 1] ** 2)))
                 record(f"series, order {k}", float(ev.terms[: k + 1].sum()), pr.mean_terms[: k + 1].sum(0),
-                       pr.var_terms[: k + 1].sum(0))
+                       pr.var_terms[: k + 1].sum(0), se)
             for label, options in RENORMALIZED.items():
                 kr = net.renormalized(X, y, X_test, beta=beta, **options)
                 record(label, kr.log_evidence, kr.mean, kr.var)

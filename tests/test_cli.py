@@ -91,6 +91,10 @@ def test_demo_prints_both_references(capsys):
         (["evaluate", "--data", "{npz}", "--sigma-w2", "0"], "sigma_w2 must be > 0"),
         (["check", "--data", "{npz}", "--seed", "-5", "--samples", "10"], "seed must be an integer >= 0"),
         (["derive", "--order", "99"], "order must be an integer from 1 to 4"),
+        (["evaluate", "--data", "{npz}", "--regime", "proportional", "--order", "2"], "apply to --regime series"),
+        (["evaluate", "--data", "{npz}", "--mixture"], "apply to --regime proportional"),
+        (["evaluate", "--data", "{npz}", "--regime", "proportional", "--ansatz", "nested", "--mixture"],
+         "needs ansatz='wishart'"),
         (["derive", "--order", "1", "--out", "{blocked}/out"], "Not a directory"),
     ],
 )
@@ -144,3 +148,20 @@ def test_cost_prints_the_plan_the_term_classes_and_refusals(capsys):
 def test_cost_of_order_zero_is_a_one_line_error(capsys):
     assert main(["cost", "--order", "0"]) == 2
     assert "order 0 is the Gaussian process" in capsys.readouterr().err
+
+
+def test_evaluate_proportional_regime_prints_the_order_parameters(npz_file, capsys):
+    """``--regime proportional``: the order parameters, the action and its loop correction, and the predictive, the same
+    numbers as ``net.renormalized``."""
+    args = ["evaluate", "--data", str(npz_file), "--depth", "3", "--width", "6", "--psi", "-0.5", "--beta", "4",
+            "--regime", "proportional", "--ansatz", "nested"]
+    assert main(args + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    kr = ShapedMLP(depth=3, width=6, psi=-0.5).renormalized(X, Y, XT, beta=4.0, ansatz="nested")
+    np.testing.assert_allclose(out["order_parameters"], kr.order_parameters, rtol=1e-14)
+    assert out["log_evidence"] == pytest.approx(kr.log_evidence, rel=1e-14)
+    assert out["log_evidence"] == pytest.approx(out["action"] + out["loop_correction"], rel=1e-14)
+    np.testing.assert_allclose(out["var"], kr.var, rtol=1e-14)
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "Order parameters at the saddle point" in table and "one-loop correction" in table and "alpha = P/N_l" in table

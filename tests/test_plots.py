@@ -7,7 +7,8 @@ import pytest
 
 from perturbo import ShapedMLP
 from perturbo.cli import main
-from perturbo.plots import convergence_data, plot_convergence, plot_predictive, predictive_data
+from perturbo.data import teacher_dataset
+from perturbo.plots import convergence_data, plot_convergence, plot_predictive, plot_regimes, predictive_data, regimes_data
 from tests.datasets import make_data
 
 X, Y, XT = make_data(P=3, N0=8, T=1, seed=0)
@@ -149,3 +150,26 @@ def test_cli_plot_bad_suffix_is_one_line_and_exit_status_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown format '.gif'" in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_regime_map_follows_the_exact_answer_where_the_series_stops():
+    """Deep linear network, widths from the kernel regime to ``L P / N = 3``: the loop-corrected renormalisation's error
+    in the log evidence per point is at most a fifth of the order-1 series' at every width (measured: an eighth to a
+    twelfth), 1.4e-3 at ``L P / N = 3`` where the series is 1.7e-2 off; both agree with the exact answer in the kernel
+    regime."""
+    data = teacher_dataset(24, 8)
+    result = regimes_data(lambda n: ShapedMLP(depth=3, width=n), data.X, data.y, data.X_test, data.y_test,
+                          [1440, 360, 90, 24], beta=math.inf, max_order=1)
+    np.testing.assert_allclose(result.depth_ratio, [0.05, 0.2, 0.8, 3.0])
+    exact = result.log_evidence["exact"]
+    loop = np.abs(result.log_evidence["Wishart, saddle + loop"] - exact)
+    series = np.abs(result.log_evidence["series, order 1"] - exact)
+    assert np.all(loop < 0.2 * series) and loop[-1] < 2e-3 and series[0] < 1e-4, (loop, series)
+    assert set(result.test_error) == set(result.log_evidence)
+
+
+def test_cli_plot_regimes_writes_the_file(matplotlib, tmp_path, capsys):
+    out = tmp_path / "regimes.png"
+    assert main(["plot", "regimes", "--depth", "2", "--widths", "200,50,20", "--order", "1", "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(MAGIC[".png"])
+    assert f"wrote {out}" in capsys.readouterr().out

@@ -204,9 +204,9 @@ def deep_linear_exact(
     log_evidence = float(top + math.log(h * weight.sum()))
     if far_tail > 1e-10:
         warnings.warn(
-            f"a posterior fraction {far_tail:.1e} of the kernel scale s lies more than {RESOLVED_FRACTION * window:.0f} "
-            "nats into the tail of its prior, where the grid density is not accurate: the data are atypical for this "
-            "network",
+            f"a posterior fraction {far_tail:.1e} of the kernel scale s lies in the far tail of its prior (more than "
+            f"{RESOLVED_FRACTION * window:.0f} nats below its peak), where the grid density is not accurate: the data are "
+            "atypical for this network",
             RuntimeWarning,
             stacklevel=2,
         )

@@ -57,15 +57,6 @@ def solve(ansatz: Ansatz, kernels: list[np.ndarray]) -> Saddle:
     return stationary_point(ansatz, [np.concatenate([t, t]), np.zeros(2 * L)])
 
 
-def fluctuation(saddle: Saddle) -> float:
-    """Standard deviation of ``log S = sum_l t_l`` under the Gaussian approximation at the saddle."""
-    L = len(saddle.s)
-    H = saddle.hessian
-    schur = H[:L, :L] - H[:L, L:] @ np.linalg.solve(H[L:, L:], H[L:, :L])
-    ones = np.ones(L)
-    return float(math.sqrt(max(ones @ np.linalg.solve(-schur, ones), 0.0)))
-
-
 def renormalize(
     ansatz_name: str, kernels: list[np.ndarray], phi: sp.Expr, sigma_w2: sp.Rational, widths: tuple[int, ...],
     n_train: int, y: np.ndarray, beta: float, loop: bool, mixture: bool,
@@ -83,7 +74,7 @@ def renormalize(
         )
     saddle = solve(ansatz, kernels)
     warn_if_several(saddle, ansatz.name)
-    spread = fluctuation(saddle)
+    spread = saddle.fluctuation()
     if spread > FLUCTUATION_LIMIT:
         warnings.warn(
             f"the renormalised scale fluctuates by a factor exp({spread:.2g}) around its saddle point (standard deviation "
@@ -91,11 +82,11 @@ def renormalize(
             "compare mixture=True (Wishart ansatz) or the 1/N series",
             RuntimeWarning, stacklevel=3,
         )
-    readout = ansatz.readout(list(saddle.s), list(saddle.c), predictive)
     loop_correction = saddle.loop(widths) if loop else None
     log_evidence = saddle.action + (loop_correction or 0.0)
     mean = cov = None
-    if predictive:
+    if predictive and not mixture:
+        readout = ansatz.readout(list(saddle.s), list(saddle.c), predictive=True)
         mean, cov = readout.mean.value, 0.5 * (readout.cov.value + readout.cov.value.T)
     if mixture:
         K = ansatz.family.Kc

@@ -28,9 +28,10 @@ import numpy as np
 import sympy as sp
 
 from ..compiler.layer_maps import LocalMap
+from ..runtime.gp_posterior import check_condition
 from ..runtime.local_map import LocalPolynomial
 from ..symbolic.mean_map import S_aa, S_ab, S_bb, mean_map_expr, mean_part_expr
-from .readout import Readout, ScaledKernel, gaussian_process
+from .readout import LOG_2PI, Readout, ScaledKernel, gaussian_process
 from .taylor import Taylor
 
 Parameter = Taylor | float
@@ -54,6 +55,15 @@ class Ansatz(ABC):
     @abstractmethod
     def kernel(self, s: Sequence[float], c: Sequence[float]) -> np.ndarray:
         """``K^R`` on all ``M = P + T`` points."""
+
+    def log_evidence(self, t: np.ndarray, kappa: np.ndarray | None, second: bool) -> Taylor:
+        """``G`` with its derivatives in ``theta = (t, kappa)`` (``t`` alone for an odd activation), ``s = e^t``,
+        ``c = e^kappa``: the read-out with the ``theta`` as ``Taylor`` variables."""
+        L = len(t)
+        variables = Taylor.variables(np.concatenate([t] if kappa is None else [t, kappa]), second)
+        s = [x.exp() for x in variables[:L]]
+        c = s if kappa is None else [x.exp() for x in variables[L:]]
+        return self.readout(s, c, predictive=False).log_evidence
 
 
 def _as_taylor(x: Taylor | np.ndarray | float) -> Taylor:
@@ -115,6 +125,136 @@ class Nested(Ansatz):
     def kernel(self, s, c):
         return self.chain(s, c, len(self.S0))
 
+    def log_evidence(self, t, kappa, second):
+        """``G`` and its derivatives in ``theta = (t, kappa)`` by the adjoint method, in ``O(L P^2)`` memory (carrying
+        the Hessian forward as ``Taylor`` matrices would take ``O(n^2 P^2)``). With ``T_l(V) = s_l F(V) + c_l U(V)``
+        the layer map (centred part ``F``, mean part ``U``), ``K_l = T_l(K_{l-1})``, ``Gamma_L = dG/dK_L =
+        (w w^T - A^-1)/2`` and ``Gamma_{l-1} = J_l^T Gamma_l``:
+
+            dG/dt_l = s_l <Gamma_l, F(K_{l-1})>,      dG/dkappa_l = c_l <Gamma_l, U(K_{l-1})>,
+            d2G/dtheta_i dtheta_j = d2G/dK_L^2 [X_i, X_j] + sum_l <Gamma_l, source_l,ij>,
+
+        ``X_i`` the tangents ``dK_l/dtheta_i`` carried forward and ``source_l`` the second-order part of ``T_l``: its
+        curvature ``H_l[X_i, X_j]``, the parameter-Jacobian terms ``s_l J_F[X_j]`` (``i = t_l``) and ``s_l F``
+        (``i = j = t_l``), likewise for ``kappa_l`` with ``c_l`` and ``U``.
+        """
+        P, L = self.n_train, len(t)
+        s = np.exp(t)
+        c = s if kappa is None else np.exp(kappa)
+        n = L if kappa is None else 2 * L
+        inputs = []
+        K = self.S0[:P, :P]
+        for l in range(L):
+            inputs.append(K)
+            K = self._layer(K, s[l], c[l])
+        lam, V = np.linalg.eigh(K + self.sigma2 * np.eye(P))
+        check_condition(lam, self.sigma2)
+        W = (V / lam) @ V.T
+        w = W @ self.y
+        value = -0.5 * (self.y @ w + np.sum(np.log(lam)) + P * LOG_2PI)
+        gamma = 0.5 * (np.outer(w, w) - W)
+        adjoints: list[np.ndarray] = [gamma] * L
+        grad = np.zeros(n)
+        for l in reversed(range(L)):
+            adjoints[l] = gamma
+            values, weights = self._parts(inputs[l], 1)
+            grad[l] = s[l] * np.sum(gamma * values[0])
+            if kappa is not None:
+                grad[L + l] = c[l] * np.sum(gamma * values[1])
+            gamma = _adjoint_jacobian(gamma, _combined(weights, (s[l], c[l]), 1))
+        if not second:
+            return Taylor(np.asarray(value), grad, None)
+
+        hess = np.zeros((n, n))
+        X = np.zeros((n, P, P))  # tangents of the current layer's input
+        for l in range(L):
+            gamma = adjoints[l]
+            values, weights = self._parts(inputs[l], 2)
+            scales = (s[l], c[l])
+            hess += _curvature(gamma, _combined(weights, scales, 2), X)
+            X_next = _apply_jacobian(X, _combined(weights, scales, 1))
+            for k, index in enumerate([l] if kappa is None else [l, L + l]):  # theta_index = log scales[k]
+                single = [w if j == k else {} for j, w in enumerate(weights)]
+                mixed = np.einsum("ab,iab->i", _adjoint_jacobian(gamma, _combined(single, scales, 1)), X)
+                hess[index] += mixed
+                hess[:, index] += mixed
+                hess[index, index] += scales[k] * np.sum(gamma * values[k])
+                X_next[index] += scales[k] * values[k]
+            X = X_next
+        # the read-out's own second order on the tangents of K_L: -u_i.A^-1 u_j + tr(A^-1 X_i A^-1 X_j)/2
+        u = X @ w
+        rotated = np.einsum("pa,ipq,qb->iab", V, X, V, optimize=True) / np.sqrt(np.outer(lam, lam))
+        flat = rotated.reshape(n, -1)
+        hess += -u @ W @ u.T + 0.5 * flat @ flat.T
+        return Taylor(np.asarray(value), grad, 0.5 * (hess + hess.T))
+
+    def _layer(self, K: np.ndarray, s: float, c: float) -> np.ndarray:
+        out = s * self.maps[0][0].apply(K)
+        return out if self.odd else out + c * self.maps[1][0].apply(K)
+
+    def _parts(self, V: np.ndarray, degree: int) -> tuple[list[np.ndarray], list[dict[tuple[int, int, int], np.ndarray]]]:
+        """The centred and mean parts ``F(V)``, ``U(V)`` (the latter for non-odd activations) and their Taylor
+        coefficients ``|beta| <= degree`` at ``V``."""
+        return ([polynomial.apply(V) for polynomial, _ in self.maps],
+                [local.weights(V, degree) for _, local in self.maps])
+
+
+def _combined(weights: list[dict[tuple[int, int, int], np.ndarray]], scales: tuple[float, float], degree: int
+              ) -> dict[tuple[int, int, int], np.ndarray]:
+    """The coefficients ``|beta| = degree`` of ``s F + c U`` from those of ``F`` and ``U``."""
+    out: dict[tuple[int, int, int], np.ndarray] = {}
+    for scale, part in zip(scales, weights):
+        for beta, w in part.items():
+            if sum(beta) == degree:
+                out[beta] = out[beta] + scale * w if beta in out else scale * w
+    return out
+
+
+def _apply_jacobian(X: np.ndarray, weights: dict[tuple[int, int, int], np.ndarray]) -> np.ndarray:
+    """``(J X)_ab = c^(0,0,1)_ab X_ab + c^(1,0,0)_ab X_aa + c^(0,1,0)_ab X_bb`` on a stack of matrices."""
+    parts = _components(X)
+    out = np.zeros(X.shape)
+    for beta, w in weights.items():
+        out += w * parts[beta.index(1)]
+    return out
+
+
+def _adjoint_jacobian(gamma: np.ndarray, weights: dict[tuple[int, int, int], np.ndarray]) -> np.ndarray:
+    """``J^T Gamma`` for ``<Gamma, J X> = <J^T Gamma, X>`` over symmetric ``X``: ``Gamma c^(0,0,1)`` off the diagonal
+    and, on it, the row sums of ``Gamma c^(1,0,0)`` and the column sums of ``Gamma c^(0,1,0)``."""
+    zero = np.zeros_like(gamma)
+    out = gamma * weights.get((0, 0, 1), zero)
+    diagonal = (gamma * weights.get((1, 0, 0), zero)).sum(axis=1) + (gamma * weights.get((0, 1, 0), zero)).sum(axis=0)
+    out[np.diag_indices_from(out)] += diagonal
+    return out
+
+
+def _curvature(gamma: np.ndarray, weights: dict[tuple[int, int, int], np.ndarray], X: np.ndarray) -> np.ndarray:
+    """``<Gamma, H[X_i, X_j]>`` for all pairs, ``H`` the second-order part of a local map with coefficients ``weights``
+    (``|beta| = 2``): each ``beta = e_p + e_q`` contributes ``sum_ab (Gamma c^beta)_ab (X_i,p X_j,q + X_j,p X_i,q)``,
+    a matrix product over the entries (``p``, ``q`` among ``X_aa``, ``X_bb``, ``X_ab``)."""
+    n = len(X)
+    D = np.diagonal(X, axis1=1, axis2=2)  # (n, P)
+    flat = X.reshape(n, -1)
+    out = np.zeros((n, n))
+    for beta, w in weights.items():
+        Z = gamma * w
+        p, q = [axis for axis, k in enumerate(beta) for _ in range(k)]
+        if (p, q) == (0, 0):
+            term = (D * Z.sum(axis=1)) @ D.T
+        elif (p, q) == (1, 1):
+            term = (D * Z.sum(axis=0)) @ D.T
+        elif (p, q) == (0, 1):
+            term = D @ Z @ D.T
+        elif (p, q) == (0, 2):
+            term = D @ np.einsum("ab,jab->ja", Z, X).T
+        elif (p, q) == (1, 2):
+            term = D @ np.einsum("ab,jab->jb", Z, X).T
+        else:
+            term = (flat * Z.ravel()) @ flat.T
+        out += term + term.T
+    return out
+
 
 def _components(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``X_aa``, ``X_bb`` and ``X_ab`` of a (stack of) matrices, broadcastable to ``X``'s shape."""
@@ -132,16 +272,14 @@ def _local_map(value: np.ndarray, weights: dict[tuple[int, int, int], np.ndarray
     ``X`` the derivatives of ``K`` and ``X_p`` its entries ``(X_aa, X_bb, X_ab)``."""
     if not isinstance(K, Taylor):
         return value
-    grads = _components(K.grad)
-    first = {beta: beta.index(1) for beta in weights if sum(beta) == 1}
-    grad = sum(weights[beta] * grads[p] for beta, p in first.items())
+    first = {beta: w for beta, w in weights.items() if sum(beta) == 1}
     hess = None
     if K.second:
-        hesses = _components(K.hess)
-        hess = sum(weights[beta] * hesses[p] for beta, p in first.items()) + np.zeros(K.hess.shape)
+        hess = _apply_jacobian(K.hess, first)
+        grads = _components(K.grad)
         for beta, w in weights.items():
             if sum(beta) == 2:
                 p, q = [axis for axis, k in enumerate(beta) for _ in range(k)]
                 cross = grads[p][:, None] * grads[q][None, :]
                 hess += w * (cross + np.swapaxes(cross, 0, 1))
-    return Taylor(value, grad + np.zeros(K.grad.shape), hess)
+    return Taylor(value, _apply_jacobian(K.grad, first), hess)

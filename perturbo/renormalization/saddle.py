@@ -51,7 +51,7 @@ SAME_SADDLE = 1e-6
 @dataclass(frozen=True)
 class Saddle:
     """The order parameters at the saddle (``c`` equals ``s`` for an odd activation), the action there, its Hessian
-    in ``theta`` and the number of distinct stationary points that were found."""
+    in ``theta`` and the number of distinct saddle points (maxima over ``t``) that were found."""
 
     s: np.ndarray
     c: np.ndarray
@@ -59,13 +59,21 @@ class Saddle:
     hessian: np.ndarray  # (2L, 2L) in theta = (t, kappa)
     count: int
 
+    def curvature(self) -> np.ndarray:
+        """``H_tt - H_tk H_kk^-1 H_kt``: the Hessian over ``t`` with ``kappa`` at its stationary point (the profile's)."""
+        L = len(self.s)
+        H = self.hessian
+        return H[:L, :L] - H[:L, L:] @ np.linalg.solve(H[L:, L:], H[L:, :L])
+
+    def fluctuation(self) -> float:
+        """The standard deviation of ``log S = sum_l t_l`` in the Gaussian approximation at the saddle."""
+        ones = np.ones(len(self.s))
+        return float(math.sqrt(max(ones @ np.linalg.solve(-self.curvature(), ones), 0.0)))
+
     def loop(self, widths: tuple[int, ...]) -> float:
         """The one-loop term (module docstring); ``ValueError`` if the saddle is not a maximum over ``t``."""
         L = len(widths)
-        H = self.hessian
-        H_tt, H_tk, H_kk = H[:L, :L], H[:L, L:], H[L:, L:]
-        schur = H_tt - H_tk @ np.linalg.solve(H_kk, H_tk.T)
-        eig_kk, eig_schur = np.linalg.eigvalsh(H_kk), np.linalg.eigvalsh(schur)
+        eig_kk, eig_schur = np.linalg.eigvalsh(self.hessian[L:, L:]), np.linalg.eigvalsh(self.curvature())
         if eig_kk[0] <= 0 or eig_schur[-1] >= 0:
             raise ValueError(
                 "the saddle point is not a maximum of the action over the order parameters (largest curvature "
@@ -92,11 +100,9 @@ def action(ansatz: Ansatz, theta: np.ndarray, second: bool) -> Taylor:
     """``Phi`` with its derivatives in ``theta`` (``t`` alone for an odd activation, else ``(t, kappa)``)."""
     L = len(ansatz.widths)
     variables = Taylor.variables(theta, second)
-    t = variables[:L]
     kappa = None if ansatz.odd else variables[L:]
-    s = [x.exp() for x in t]
-    c = s if kappa is None else [x.exp() for x in kappa]
-    return prior_action(t, kappa, ansatz.widths) + ansatz.readout(s, c, predictive=False).log_evidence
+    G = ansatz.log_evidence(theta[:L], None if ansatz.odd else theta[L:], second)
+    return prior_action(variables[:L], kappa, ansatz.widths) + G
 
 
 def full_hessian(ansatz: Ansatz, theta: np.ndarray, phi: Taylor) -> np.ndarray:
@@ -146,11 +152,11 @@ def wishart_roots(ansatz: Wishart) -> list[np.ndarray]:
 
     The roots are sought in ``x = log(1 - max(alpha) B)``, in which ``B`` and ``log S`` are explicit and ``log S``
     increases, at least as fast as ``x`` (``x`` to ``L x``). ``h`` lies in ``[-|y|^2/(4 P sigma2), 1)``, so the
-    roots have ``B`` in that range: the equation is scanned on a grid of spacing ``GRID_STEP / L`` in ``x`` for sign
-    changes, and where it turns and comes closer to zero than twice its variation between neighbouring grid points, its
-    extremum is located, to catch a pair of close roots. At
-    ``beta = inf``, ``h = 1 - r0/S`` and the one root is bracketed by expansion. ``ValueError`` where there is none
-    (``y = 0`` with ``max alpha >= 1``).
+    roots have ``B`` in that range, and ``|h(S)| <= S sum_i lam_i (1 + y_hat_i^2/sigma2) / (P sigma2)`` bounds them
+    away from ``S = 0``: the equation is scanned on a grid of spacing ``GRID_STEP / L`` in ``x`` for sign changes,
+    and where it turns and comes closer to zero than twice its variation between neighbouring grid points, its
+    extremum is located, to catch a pair of close roots. At ``beta = inf``, ``h = 1 - r0/S`` and the one root is
+    bracketed by expansion. ``ValueError`` where there is none (``y = 0`` with ``max alpha >= 1``).
     """
     P, sigma2, family, L = ansatz.n_train, ansatz.sigma2, ansatz.family, len(ansatz.widths)
     alpha = P / np.asarray(ansatz.widths, dtype=float)
@@ -192,7 +198,9 @@ def wishart_roots(ansatz: Wishart) -> list[np.ndarray]:
     else:
         h_min = -float(np.sum(family.y_hat**2)) / (4.0 * P * sigma2)
         x_high = math.log1p(-alpha.max() * min(h_min, 0.0)) + GRID_STEP
-        x_low = min(0.0, math.log(sigma2 / max(float(family.lam.max()), 1e-300)) - 40.0)
+        # below x_low no root: there B >= 1/(2 max alpha) > |h(S)|, as |h(S)| <= S c and S <= e^x for x <= 0
+        c = float(np.sum(family.lam * (1.0 + family.y_hat**2 / sigma2))) / (P * sigma2)
+        x_low = min(math.log(0.5), math.log(0.5 / (alpha.max() * c))) - GRID_STEP
         grid = np.arange(x_low, x_high + GRID_STEP / L, GRID_STEP / L)
         chunk = max(1, 2**22 // len(family.lam))
         values = np.concatenate([F(grid[k:k + chunk]) for k in range(0, len(grid), chunk)])

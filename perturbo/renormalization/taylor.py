@@ -94,17 +94,6 @@ class Taylor:
 
     __rmul__ = __mul__
 
-    def __truediv__(self, other: Taylor | np.ndarray | float) -> Taylor:
-        if not isinstance(other, Taylor):
-            return self * (1.0 / np.asarray(other, dtype=float))
-        return self * other.reciprocal()
-
-    def __rtruediv__(self, other: Taylor | np.ndarray | float) -> Taylor:
-        return self.reciprocal() * other
-
-    def __pow__(self, k: int) -> Taylor:
-        return self.unary(self.value**k, k * self.value ** (k - 1), k * (k - 1) * self.value ** (k - 2))
-
     def unary(self, f: np.ndarray, f1: np.ndarray, f2: np.ndarray) -> Taylor:
         """``f(x)`` from its value ``f``, first derivative ``f1`` and second derivative ``f2`` at ``x``."""
         grad = self.grad * f1
