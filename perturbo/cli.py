@@ -16,7 +16,8 @@ import numpy as np
 import sympy as sp
 
 from . import __version__
-from .data import Dataset, demo_dataset, load_dataset, teacher_dataset
+from .data import Dataset, demo_dataset, load_dataset
+from .datasets import linear_teacher
 from .model import MAX_ORDER, ShapedMLP
 from .validation import check_order
 from .verify import QUANTITIES, VOCABULARY
@@ -212,11 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="symbolic: exact, against the deep linear closed forms; random: identity testing; "
                         "auto (default): symbolic when the candidate is in the closed forms' invariants")
 
-    check = commands.add_parser("check", help="compare the series with Monte Carlo over finite networks")
+    check = commands.add_parser("check", help="compare the series with finite networks: Monte Carlo or NUTS")
     _add_model_arguments(check)
     check.add_argument("--order", type=int, default=1, help=f"highest order in 1/N, 0..{MAX_ORDER} (default 1)")
-    check.add_argument("--samples", type=int, default=100_000, help="Monte Carlo samples (default 100000)")
-    check.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
+    check.add_argument("--sampler", choices=["monte-carlo", "nuts"], default="monte-carlo",
+                       help="monte-carlo (default): the Gram chain of finite networks, reweighted; nuts: posterior "
+                       "sampling of the weights (finite beta; pip install 'perturbo[sampling]')")
+    check.add_argument("--samples", type=int, help="Monte Carlo networks (default 100000) or NUTS draws per chain "
+                       "(default 2000)")
+    check.add_argument("--chains", type=int, default=4, help="nuts: chains (default 4)")
+    check.add_argument("--warmup", type=int, default=1000, help="nuts: warm-up steps per chain (default 1000)")
+    check.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     cache = commands.add_parser("cache", help="show or clear the cache of generated kernels and moment tables")
     cache.add_argument("action", choices=["info", "clear"])
     _add_plot_parser(commands)
@@ -382,27 +389,45 @@ def cmd_check(args: argparse.Namespace) -> None:
     net = _model(args)
     data = load_dataset(args.data)
     series = _series(net, data, args.beta, args.order)
-    mc = net.monte_carlo(data.X, data.y, data.X_test, beta=args.beta, samples=args.samples, seed=args.seed)
-    deviations = {"log_evidence": (series["log_evidence"] - mc.log_evidence) / mc.log_evidence_se}
+    if args.sampler == "nuts":
+        if data.X_test is None:
+            raise ValueError("--sampler nuts compares the posterior predictive: the data need test inputs")
+        reference = net.sample_posterior(data.X, data.y, data.X_test, beta=args.beta, samples=args.samples or 2000,
+                                         chains=args.chains, warmup=args.warmup, seed=args.seed)
+        name = f"NUTS ({reference.chains} chains x {reference.samples} draws, max R-hat {np.max(reference.rhat):.4f}, " \
+               f"{reference.divergences} divergences)"
+        deviations = {}
+    else:
+        reference = net.monte_carlo(data.X, data.y, data.X_test, beta=args.beta, samples=args.samples or 100_000,
+                                    seed=args.seed)
+        name = f"Monte Carlo ({reference.samples} networks)"
+        deviations = {"log_evidence": (series["log_evidence"] - reference.log_evidence) / reference.log_evidence_se}
     if data.X_test is not None:
-        deviations["mean"] = ((np.array(series["mean"]) - mc.mean) / mc.mean_se).tolist()
+        deviations["mean"] = ((np.array(series["mean"]) - reference.mean) / reference.mean_se).tolist()
+        if args.sampler == "nuts":
+            deviations["var"] = ((np.array(series["var"]) - reference.var) / reference.var_se).tolist()
     if args.json:
-        print(json.dumps({
-            "series": series,
-            "monte_carlo": {"log_evidence": mc.log_evidence, "log_evidence_se": mc.log_evidence_se,
-                            "mean": _tolist(mc.mean), "mean_se": _tolist(mc.mean_se), "var": _tolist(mc.var)},
-            "deviation_in_standard_errors": deviations,
-        }, indent=2))
+        out = {"mean": _tolist(reference.mean), "mean_se": _tolist(reference.mean_se), "var": _tolist(reference.var)}
+        if args.sampler == "nuts":
+            out.update(var_se=_tolist(reference.var_se), rhat=_tolist(reference.rhat), ess=_tolist(reference.ess),
+                       divergences=reference.divergences)
+        else:
+            out.update(log_evidence=reference.log_evidence, log_evidence_se=reference.log_evidence_se)
+        print(json.dumps({"series": series, args.sampler.replace("-", "_"): out,
+                          "deviation_in_standard_errors": deviations}, indent=2))
         return
-    rows = [["log evidence", series["log_evidence"], mc.log_evidence, mc.log_evidence_se, deviations["log_evidence"]]]
+    rows = []
+    if "log_evidence" in deviations:
+        rows.append(["log evidence", series["log_evidence"], reference.log_evidence, reference.log_evidence_se,
+                     deviations["log_evidence"]])
     for i in range(0 if data.X_test is None else len(data.X_test)):
-        rows.append([f"mean f(x_{i})", series["mean"][i], mc.mean[i], mc.mean_se[i], deviations["mean"][i]])
-        rows.append([f"var f(x_{i})", series["var"][i], mc.var[i], "", ""])
-    _print_table(
-        f"{net!r}, beta = {args.beta}: order {args.order} versus Monte Carlo ({args.samples} networks)",
-        ["quantity", "series", "monte carlo", "std err", "deviation/se"],
-        rows,
-    )
+        rows.append([f"mean f(x_{i})", series["mean"][i], reference.mean[i], reference.mean_se[i], deviations["mean"][i]])
+        if "var" in deviations:
+            rows.append([f"var f(x_{i})", series["var"][i], reference.var[i], reference.var_se[i], deviations["var"][i]])
+        else:
+            rows.append([f"var f(x_{i})", series["var"][i], reference.var[i], "", ""])
+    _print_table(f"{net!r}, beta = {args.beta}: order {args.order} versus {name}",
+                 ["quantity", "series", "reference", "std err", "deviation/se"], rows)
 
 
 def cmd_derive(args: argparse.Namespace) -> None:
@@ -518,7 +543,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
     path = plots.check_plot_path(args.out)
     if args.kind == "regimes":
-        data = _labelled_test_split(load_dataset(args.data) if args.data else teacher_dataset(30, 20))
+        data = _labelled_test_split(load_dataset(args.data) if args.data else Dataset(*linear_teacher(30, 20)))
         widths = args.widths or plots.default_regime_widths(args.depth, len(data.y))
         result = plots.regimes_data(lambda n: _model(args, n), data.X, data.y, data.X_test, data.y_test,
                                     [widths] if isinstance(widths, int) else widths, beta=args.beta,

@@ -1,8 +1,10 @@
-"""Datasets: loading user files (CSV or NPZ), the built-in demo data and a noisy linear teacher.
+"""Datasets for the command line: user files (CSV or NPZ), the packaged tasks of ``perturbo.datasets``, the demo.
 
 CSV: a header row; the column named ``y`` holds the targets, every other column
 is an input coordinate; rows whose ``y`` is empty are test inputs.
 NPZ: arrays ``X`` (P, N0), ``y`` (P,) and optionally ``X_test`` (T, N0) and its targets ``y_test`` (T,).
+``digits:CLASSES[:N_TRAIN[:N_TEST[:SEED]]]``: scikit-learn's handwritten digits (``perturbo.datasets.digits``),
+``CLASSES`` two digits such as ``0,1`` or ``even-odd``; 100 training and 100 test images by default.
 """
 from __future__ import annotations
 
@@ -22,17 +24,6 @@ class Dataset:
     y_test: np.ndarray | None = None  # targets of the test inputs, when known
 
 
-def teacher_dataset(n_train: int = 40, n_test: int = 40, dimension: int = 60, noise: float = 0.3, seed: int = 0
-                    ) -> Dataset:
-    """The noisy linear teacher: ``x ~ N(0, I_N0)``, ``y = w.x / sqrt(N0) + noise * N(0, 1)`` with ``w ~ N(0, I_N0)``
-    (training and test targets alike)."""
-    rng = np.random.default_rng(seed)
-    teacher = rng.normal(size=dimension)
-    X = rng.normal(size=(n_train + n_test, dimension))
-    y = X @ teacher / np.sqrt(dimension) + noise * rng.normal(size=n_train + n_test)
-    return Dataset(X=X[:n_train], y=y[:n_train], X_test=X[n_train:], y_test=y[n_train:])
-
-
 def demo_dataset() -> Dataset:
     """Three training points and two test points in ``N0 = 10`` dimensions, ``|x|^2/N0 ~ 0.5``."""
     rng = np.random.default_rng(2024)
@@ -42,7 +33,10 @@ def demo_dataset() -> Dataset:
 
 
 def load_dataset(path: str | Path) -> Dataset:
-    """Read a ``.csv`` or ``.npz`` file; ``ValueError`` with the reason when it cannot be used."""
+    """Read a ``.csv`` or ``.npz`` file, or make a ``digits:...`` task; ``ValueError`` with the reason when it cannot be
+    used."""
+    if str(path).startswith("digits:"):
+        return _digits(str(path))
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"data file {str(path)!r} does not exist")
@@ -70,6 +64,22 @@ def _load_npz(path: Path) -> Dataset:
         raise ValueError(f"data file {str(path)!r} has y_test but no X_test")
     return Dataset(X=arrays["X"].astype(float), y=arrays["y"].astype(float), X_test=_float_or_none(arrays.get("X_test")),
                    y_test=_float_or_none(arrays.get("y_test")))
+
+
+def _digits(spec: str) -> Dataset:
+    from .datasets import PARITY, digits
+
+    fields = spec.split(":")[1:]
+    try:
+        classes = fields[0] if fields[0] == PARITY else tuple(int(c) for c in fields[0].split(","))
+        counts = [int(f) for f in fields[1:]]
+    except ValueError:
+        raise ValueError(f"data {spec!r}: write digits:CLASSES[:N_TRAIN[:N_TEST[:SEED]]], for example digits:0,1:200:100 "
+                         f"or digits:{PARITY}") from None
+    if len(counts) > 3:
+        raise ValueError(f"data {spec!r}: at most N_TRAIN, N_TEST and SEED follow the classes")
+    X, y, X_test, y_test = digits(classes, *counts)
+    return Dataset(X=X, y=y, X_test=X_test if len(X_test) else None, y_test=y_test if len(y_test) else None)
 
 
 def _float_or_none(a: np.ndarray | None) -> np.ndarray | None:

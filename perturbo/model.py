@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from .activation import Activation, parse_shaping, t
 from .results import (
     Evidence,
     ExactResult,
+    NTKPrediction,
     Prediction,
     Renormalized,
     Representations,
@@ -26,12 +28,19 @@ from .results import (
 )
 from .backends import BACKENDS, Moments, Problem
 from .runtime import series
-from .runtime.gp_posterior import cholesky_of_training_kernel, gp_log_evidence, gp_predict, noise_variance
-from .runtime.kernel_flow import input_kernel, kernel_flow
+from .runtime.gp_posterior import (
+    check_condition,
+    cholesky_of_training_kernel,
+    gp_log_evidence,
+    gp_predict,
+    noise_variance,
+)
+from .runtime.kernel_flow import input_kernel, kernel_flow, tangent_kernel_flow
 from .sampled.choice import Sampling
-from .symbolic.mean_map import numeric_mean_map
+from .symbolic.mean_map import numeric_mean_map, numeric_derivative_map
 from .validation import (
     check_beta,
+    check_count,
     check_data,
     check_depth,
     check_finite_real,
@@ -43,6 +52,7 @@ from .validation import (
 
 if TYPE_CHECKING:
     from .reference.monte_carlo import MonteCarloEstimate
+    from .reference.posterior import PosteriorSample
 
 MAX_ORDER = 4
 """Highest order offered (the cost of an exact order grows steeply with it: see README)."""
@@ -325,6 +335,32 @@ class ShapedMLP:
             error_estimate=np.abs(terms[:, order]) if order else None, converging=converging,
         )
 
+    def ntk(self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> NTKPrediction:
+        """The infinite-width network trained by gradient flow on the squared loss, to convergence, from random
+        initialisations (the neural tangent kernel, NTK parametrisation with the same weight variances):
+
+            Theta_0 = K_0,   Theta_l = K_l + sigma_w2 E[phi'(u) phi'(v)] Theta_{l-1}   (entrywise, (u, v) ~ K_{l-1}),
+
+        ``mean = Theta_xD Theta_DD^-1 y`` and the variance over initialisations (``NTKPrediction``). Beside
+        ``net.predict(order=0)``, the Bayesian (NNGP) limit, it is the gradient-descent limit on the same data."""
+        if X_test is None:
+            raise ValueError("ntk needs test inputs X_test of shape (T, N0)")
+        X, y, X_test = check_data(X, y, X_test, 1.0)  # no temperature: gradient flow interpolates the data
+        P = len(y)
+        X_all = np.vstack([X, X_test])
+        kernels = self.kernels(X_all)
+        theta = tangent_kernel_flow(kernels, numeric_derivative_map(self.activation.phi, self.sigma_w2))
+        lam, U = np.linalg.eigh(theta[:P, :P])
+        check_condition(lam, 0.0)
+        solve = (U / lam) @ U.T  # Theta_DD^-1
+        gain = theta[P:, :P] @ solve  # Theta_xD Theta_DD^-1
+        K = kernels[-1]
+        cross = gain @ K[:P, P:]
+        cov = K[P:, P:] + gain @ K[:P, :P] @ gain.T - cross - cross.T
+        cov = 0.5 * (cov + cov.T)
+        require_finite(cov, "NTK predictive covariance")
+        return NTKPrediction(mean=gain @ y, var=np.diagonal(cov).copy(), cov=cov, kernel=theta)
+
     # ------------------------------------------------------------ the proportional regime
     def renormalized(
         self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray | None = None, beta: float = math.inf,
@@ -368,6 +404,34 @@ class ShapedMLP:
         return result
 
     # ------------------------------------------------------------ references
+    def sample_posterior(
+        self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, beta: float, samples: int = 2000, chains: int = 4,
+        warmup: int = 1000, seed: int = 0, progress: bool | None = None,
+    ) -> "PosteriorSample":
+        """The finite network's posterior predictive by NUTS over its hidden weights (``reference/posterior.py``;
+        numpyro on JAX, ``pip install 'perturbo[sampling]'``), the read-out integrated out exactly: ``mean``,
+        ``mean_se``, ``var``, ``var_se``, ``cov``, ``rhat``, ``ess``, ``divergences``. Finite ``beta`` only.
+        ``progress``: numpyro's progress bar (default: on a terminal)."""
+        from .reference.posterior import sample_posterior
+
+        beta = check_beta(beta)
+        if math.isinf(beta):
+            raise ValueError(
+                "posterior sampling needs a finite beta: at beta = inf the posterior lives on the set of weights that fit "
+                "the data exactly, where MCMC cannot move. Use the series (net.predict), the exact deep linear answer "
+                "(net.exact) or the Gram-chain Monte Carlo (net.monte_carlo) there"
+            )
+        samples, chains = check_count(samples, "samples", 4), check_count(chains, "chains", 1)
+        warmup, seed = check_count(warmup, "warmup", 1), check_seed(seed)
+        if X_test is None:
+            raise ValueError("sample_posterior needs test inputs X_test of shape (T, N0)")
+        X, y, X_test = check_data(X, y, X_test, beta)
+        show = sys.stderr.isatty() if progress is None else bool(progress)
+        result = sample_posterior(np.vstack([X, X_test]), len(y), y, self.widths, self.activation, self.sigma_w2,
+                                  noise_variance(len(y), beta), samples, chains, warmup, seed, show)
+        require_finite(result.cov, "sampled posterior covariance")
+        return result
+
     def exact(
         self, X: np.ndarray, y: np.ndarray, X_test: np.ndarray | None = None, beta: float = math.inf
     ) -> ExactResult:

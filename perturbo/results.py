@@ -182,6 +182,19 @@ class ExactResult(PredictiveResult):
 
 
 @dataclass(frozen=True)
+class NTKPrediction(PredictiveResult):
+    """The infinite-width network trained by gradient flow on the squared loss to convergence (neural tangent kernel
+    ``Theta``, NNGP kernel ``K``, over random initialisations): ``mean = Theta_xD Theta_DD^-1 y`` and
+    ``cov = K_xx + Theta_xD Theta_DD^-1 K_DD Theta_DD^-1 Theta_Dx - (Theta_xD Theta_DD^-1 K_Dx + transpose)``."""
+
+    mean: np.ndarray  # (T,)
+    var: np.ndarray  # (T,)
+    cov: np.ndarray  # (T, T)
+    kernel: np.ndarray  # (M, M) Theta on the training and test points
+    noise_variance: float = 0.0  # gradient flow interpolates: no noise
+
+
+@dataclass(frozen=True)
 class Renormalized(PredictiveResult):
     """Kernel renormalisation: the Gaussian process whose kernel is renormalised by the order parameters at the saddle
     point of their action (``perturbo.renormalization``), with ``loop`` its Gaussian fluctuations in the log evidence,

@@ -12,20 +12,20 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _is_integer(value: object) -> bool:
+def is_integer(value: object) -> bool:
     """An integer of any kind (Python, NumPy), but not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def check_depth(depth: object) -> int:
-    if not _is_integer(depth) or depth < 1:
+    if not is_integer(depth) or depth < 1:
         raise ValueError(f"depth must be an integer >= 1 (the number of hidden layers), got {depth!r}")
     return int(depth)
 
 
 def check_widths(width: object, depth: int) -> tuple[int, ...]:
     """An int (all layers) or a sequence of ``depth`` ints, each >= 1."""
-    if _is_integer(width):
+    if is_integer(width):
         widths = (width,) * depth
     elif isinstance(width, Sequence) and not isinstance(width, str):
         widths = tuple(width)
@@ -34,7 +34,7 @@ def check_widths(width: object, depth: int) -> tuple[int, ...]:
     else:
         raise ValueError(f"width must be an integer or a list of {depth} integers, got {width!r}")
     for n in widths:
-        if not _is_integer(n) or n < 1:
+        if not is_integer(n) or n < 1:
             raise ValueError(f"every width must be an integer >= 1, got {n!r}")
     return tuple(int(n) for n in widths)
 
@@ -55,7 +55,7 @@ def check_beta(beta: object) -> float:
 
 
 def check_order(order: object, max_order: int) -> int:
-    if not _is_integer(order) or not 0 <= order <= max_order:
+    if not is_integer(order) or not 0 <= order <= max_order:
         raise ValueError(
             f"order must be an integer from 0 to {max_order} (the highest power of 1/width kept), got {order!r}"
         )
@@ -67,7 +67,7 @@ MAX_SAMPLES = 10**9
 
 
 def check_samples(samples: object) -> int:
-    if not _is_integer(samples) or not 2 <= samples <= MAX_SAMPLES:
+    if not is_integer(samples) or not 2 <= samples <= MAX_SAMPLES:
         raise ValueError(
             f"samples must be an integer from 2 to {MAX_SAMPLES:.0e} (larger runs: average several seeds), got {samples!r}"
         )
@@ -76,7 +76,7 @@ def check_samples(samples: object) -> int:
 
 def check_count(value: object, name: str, minimum: int) -> int:
     """An integer (not a bool) ``>= minimum``: seeds, trials, points along a line."""
-    if not _is_integer(value) or value < minimum:
+    if not is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 

@@ -7,7 +7,7 @@ import pytest
 
 from perturbo import ShapedMLP
 from perturbo.cli import main
-from perturbo.data import teacher_dataset
+from perturbo.datasets import linear_teacher
 from perturbo.plots import convergence_data, plot_convergence, plot_predictive, plot_regimes, predictive_data, regimes_data
 from tests.datasets import make_data
 
@@ -157,8 +157,8 @@ def test_regime_map_follows_the_exact_answer_where_the_series_stops():
     in the log evidence per point is at most a fifth of the order-1 series' at every width (measured: an eighth to a
     twelfth), 1.4e-3 at ``L P / N = 3`` where the series is 1.7e-2 off; both agree with the exact answer in the kernel
     regime."""
-    data = teacher_dataset(24, 8)
-    result = regimes_data(lambda n: ShapedMLP(depth=3, width=n), data.X, data.y, data.X_test, data.y_test,
+    X, y, X_test, y_test = linear_teacher(24, 8)
+    result = regimes_data(lambda n: ShapedMLP(depth=3, width=n), X, y, X_test, y_test,
                           [1440, 360, 90, 24], beta=math.inf, max_order=1)
     np.testing.assert_allclose(result.depth_ratio, [0.05, 0.2, 0.8, 3.0])
     exact = result.log_evidence["exact"]

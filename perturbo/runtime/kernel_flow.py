@@ -38,6 +38,15 @@ def kernel_flow(S0: np.ndarray, mean_map: Callable[[np.ndarray], np.ndarray], de
     return kernels
 
 
+def tangent_kernel_flow(kernels: list[np.ndarray], derivative_map: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The neural tangent kernel of the output, ``Theta_L``: ``Theta_0 = K_0`` and
+    ``Theta_l = K_l + dm(K_{l-1}) * Theta_{l-1}`` (entrywise), ``dm`` the layer map of ``phi'``."""
+    theta = kernels[0]
+    for previous, K in zip(kernels[:-1], kernels[1:]):
+        theta = K + derivative_map(previous) * theta
+    return theta
+
+
 def continuum_kernel(X: np.ndarray, psi: float, X2: np.ndarray | None = None) -> np.ndarray:
     """The ``L -> inf`` kernel of ``phi(t) = t + psi t^3/(3L)`` at ``sigma_w2 = 1``.
 

@@ -43,6 +43,13 @@ def mean_part_expr(phi: sp.Expr, sigma_w2: sp.Expr) -> sp.Expr:
 
 
 @lru_cache(maxsize=64)
+def numeric_derivative_map(phi: sp.Expr, sigma_w2: float) -> Callable[[np.ndarray], np.ndarray]:
+    """``S -> sigma_w2 E[phi'(z_a) phi'(z_b)]``: the layer map of the derivative, which carries the neural tangent
+    kernel from one layer to the next."""
+    return numeric_mean_map(sp.diff(phi, t), sigma_w2)
+
+
+@lru_cache(maxsize=64)
 def numeric_mean_map(phi: sp.Expr, sigma_w2: float) -> Callable[[np.ndarray], np.ndarray]:
     """Vectorised ``S -> m(S)`` on a symmetric Gram matrix (exact polynomial, one compiled pass)."""
     return LocalPolynomial.of(mean_map_expr(phi, sp.nsimplify(sigma_w2, rational=True)), (S_aa, S_bb, S_ab)).apply

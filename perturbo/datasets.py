@@ -1,0 +1,71 @@
+"""Datasets that ship with packages (no download): scikit-learn's handwritten digits, and synthetic teachers.
+
+Each returns ``X, y, X_test, y_test``: inputs of shape ``(P, N0)`` and ``(T, N0)`` scaled so that ``|x|^2/N0`` is one
+on average over the training inputs (the scale at which the shaped network's kernel is of order one), and targets.
+
+    X, y, X_test, y_test = perturbo.datasets.digits(classes=(0, 1), n_train=200, n_test=100, seed=0)
+    X, y, X_test, y_test = perturbo.datasets.linear_teacher(n_train=40, n_test=40, dimension=60, noise=0.3)
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .validation import is_integer, check_count, check_finite_real, check_seed
+
+PARITY = "even-odd"
+
+
+def digits(classes: Sequence[int] | str = (0, 1), n_train: int = 100, n_test: int = 100, seed: int = 0
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A binary task on the 8x8 handwritten digits bundled with scikit-learn (1797 images, ``N0 = 64``).
+
+    ``classes=(a, b)``: images of digit ``a`` (target ``+1``) against digit ``b`` (target ``-1``), about 180 of
+    each; ``classes="even-odd"``: all ten digits, even ``+1`` and odd ``-1``. The images are shuffled with ``seed``
+    and split; each pixel is standardised with the training images' mean and standard deviation (constant pixels
+    become 0), and the inputs are scaled so that the mean of ``|x|^2/N0`` over the training inputs is 1.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ValueError("the digits dataset needs scikit-learn: pip install 'perturbo[datasets]'") from None
+    n_train, n_test, seed = check_count(n_train, "n_train", 1), check_count(n_test, "n_test", 0), check_seed(seed)
+    bunch = load_digits()
+    images, labels = bunch.data.astype(float), bunch.target
+    if isinstance(classes, str):
+        if classes != PARITY:
+            raise ValueError(f"classes must be a pair of digits such as (0, 1) or {PARITY!r}, got {classes!r}")
+        chosen = np.ones(len(labels), dtype=bool)
+        targets = np.where(labels % 2 == 0, 1.0, -1.0)
+    else:
+        pair = tuple(classes)
+        if len(pair) != 2 or not all(is_integer(c) and 0 <= c <= 9 for c in pair) or pair[0] == pair[1]:
+            raise ValueError(f"classes must be two different digits from 0 to 9, such as (0, 1), got {classes!r}")
+        chosen = np.isin(labels, pair)
+        targets = np.where(labels == pair[0], 1.0, -1.0)
+    images, targets = images[chosen], targets[chosen]
+    if n_train + n_test > len(targets):
+        raise ValueError(f"the task {classes!r} has {len(targets)} images: ask for n_train + n_test <= {len(targets)}, "
+                         f"got {n_train} + {n_test}")
+    order = np.random.default_rng(seed).permutation(len(targets))[: n_train + n_test]
+    images, targets = images[order], targets[order]
+    train = images[:n_train]
+    spread = train.std(axis=0)
+    standard = (images - train.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    standard /= np.sqrt(np.mean(np.sum(standard[:n_train] ** 2, axis=1)) / images.shape[1])
+    return standard[:n_train], targets[:n_train], standard[n_train:], targets[n_train:]
+
+
+def linear_teacher(n_train: int = 40, n_test: int = 40, dimension: int = 60, noise: float = 0.3, seed: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The noisy linear teacher (Hanin & Zlokapa's deep linear data model): ``x ~ N(0, I_N0)`` and
+    ``y = w.x / sqrt(N0) + noise * N(0, 1)`` with ``w ~ N(0, I_N0)``, for the training and the test points."""
+    n_train, n_test = check_count(n_train, "n_train", 1), check_count(n_test, "n_test", 0)
+    dimension, seed = check_count(dimension, "dimension", 1), check_seed(seed)
+    noise = check_finite_real(noise, "noise")
+    rng = np.random.default_rng(seed)
+    teacher = rng.normal(size=dimension)
+    X = rng.normal(size=(n_train + n_test, dimension))
+    y = X @ teacher / np.sqrt(dimension) + noise * rng.normal(size=n_train + n_test)
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
