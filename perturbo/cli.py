@@ -19,7 +19,7 @@ from . import __version__
 from .data import Dataset, demo_dataset, load_dataset
 from .datasets import linear_teacher
 from .model import MAX_ORDER, ShapedMLP
-from .validation import check_order
+from .validation import check_count, check_order
 from .verify import QUANTITIES, VOCABULARY
 
 DESCRIPTION = """\
@@ -37,6 +37,7 @@ perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped 
   perturbo plot predictive           posterior mean and 2-std band along a line, order 0 and K
   perturbo plot representations      per-layer kernel change (heatmaps) and alignment against depth
   perturbo plot regimes              log evidence and test error against L P / N: series, kernel renormalisation
+  perturbo plot learning-curves      test error against P, depth and L P / N, with the NTK and NUTS
   perturbo evaluate --regime proportional   kernel renormalisation (L P / N of order one)
 
 The network has DEPTH hidden layers of width N and activation
@@ -80,11 +81,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def _add_shaping_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_shaping_arguments(parser: argparse.ArgumentParser, beta_default: float | None = math.inf,
+                           beta_help: str = "inverse temperature (default inf)") -> None:
     parser.add_argument("--psi", type=float, default=0.0, help="cubic shaping strength psi (default 0: linear)")
     parser.add_argument("--activation", help="shaping polynomial p(t) (overrides --psi), e.g. '0.5*t**2 - 0.3*t**3'")
     parser.add_argument("--sigma-w2", type=float, default=1.0, help="weight variance sigma_w^2 (default 1)")
-    parser.add_argument("--beta", type=_beta, default=math.inf, help="inverse temperature (default inf)")
+    parser.add_argument("--beta", type=_beta, default=beta_default, help=beta_help)
 
 
 def _add_plot_arguments(parser: argparse.ArgumentParser, out: str) -> None:
@@ -129,6 +131,24 @@ def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
                          help="how the series' corrections are evaluated (default auto: exact where cheap)")
     regimes.add_argument("--mc-samples", type=int, default=0,
                          help="Monte Carlo networks per width for a shaped network (default 0: none)")
+    curves = kinds.add_parser(
+        "learning-curves", help="test error of the series, kernel renormalisation, the NTK and the exact answer or "
+        "NUTS against P, against depth at fixed L/N, and against L P/N")
+    curves.add_argument("--data", default="digits:0,1:100:100",
+                        help="dataset with test targets (default digits:0,1:100:100; without y_test the last quarter "
+                        "of the training points is held out)")
+    curves.add_argument("--depth", type=int, default=3, help="number of hidden layers L (default 3)")
+    curves.add_argument("--width", type=int, default=100, help="hidden width N (default 100)")
+    _add_shaping_arguments(curves, None, "inverse temperature (default P: noise variance 1)")
+    curves.add_argument("--sizes", type=_widths, help="numbers of training points (default P/4, P/2, P)")
+    curves.add_argument("--depths", type=_widths, default="1,2,4,8", help="depths at fixed L/N (default 1,2,4,8)")
+    curves.add_argument("--widths", type=_widths, help="widths (default: L P / N from 0.1 to 3.2)")
+    curves.add_argument("--order", type=int, default=1, help="highest order of the series (default 1)")
+    curves.add_argument("--method", choices=["exact", "sampled", "auto"], default="exact",
+                        help="how the series' corrections are evaluated (default exact)")
+    curves.add_argument("--nuts-samples", type=int, default=0,
+                        help="NUTS draws per chain for the finite network (default 0: no sampling; 2 chains)")
+    curves.add_argument("--out", default="learning_curves.png", help="output file, .png or .pdf")
     predictive = kinds.add_parser(
         "predictive", help="posterior mean and 2-std band along the line from the first training input "
         "through the second, order 0 and order K")
@@ -550,6 +570,25 @@ def cmd_plot(args: argparse.Namespace) -> None:
                                     max_order=check_order(args.order, MAX_ORDER), method=args.method,
                                     mc_samples=args.mc_samples)
         plots.plot_regimes(result, path)
+        print(f"wrote {path}")
+        return
+    if args.kind == "learning-curves":
+        data = _labelled_test_split(load_dataset(args.data))
+        P = len(data.y)
+        beta = float(P) if args.beta is None else args.beta
+        as_list = lambda v: [v] if isinstance(v, int) else v  # noqa: E731
+        sizes = as_list(args.sizes) if args.sizes else sorted({max(1, P // 4), max(1, P // 2), P})
+        widths = as_list(args.widths) if args.widths else plots.default_regime_widths(args.depth, P, (0.1, 0.4, 1.6, 3.2))
+        nuts = None
+        if args.nuts_samples:
+            nuts = {"samples": check_count(args.nuts_samples, "--nuts-samples", 4), "chains": 2,
+                    "warmup": args.nuts_samples}
+        curves = plots.learning_curves_data(
+            lambda L, N: ShapedMLP(L, N, psi=args.psi, sigma_w2=args.sigma_w2, activation=args.activation),
+            data.X, data.y, data.X_test, data.y_test, args.depth, args.width, sizes, as_list(args.depths), widths,
+            beta=beta, max_order=check_order(args.order, MAX_ORDER), method=args.method, nuts=nuts)
+        net = _model(args, args.width)
+        plots.plot_learning_curves(curves, f"{net!r}, beta = {beta:g}, data {args.data}", path)
         print(f"wrote {path}")
         return
     data = load_dataset(args.data) if args.data else demo_dataset()

@@ -1,7 +1,7 @@
 """Datasets that ship with packages (no download): scikit-learn's handwritten digits, and synthetic teachers.
 
-Each returns ``X, y, X_test, y_test``: inputs of shape ``(P, N0)`` and ``(T, N0)`` scaled so that ``|x|^2/N0`` is one
-on average over the training inputs (the scale at which the shaped network's kernel is of order one), and targets.
+Each returns ``X, y, X_test, y_test``: inputs of shape ``(P, N0)`` and ``(T, N0)`` with ``|x|^2/N0`` of order one (the
+scale at which the shaped network's kernel is of order one), and targets.
 
     X, y, X_test, y_test = perturbo.datasets.digits(classes=(0, 1), n_train=200, n_test=100, seed=0)
     X, y, X_test, y_test = perturbo.datasets.linear_teacher(n_train=40, n_test=40, dimension=60, noise=0.3)
@@ -23,8 +23,9 @@ def digits(classes: Sequence[int] | str = (0, 1), n_train: int = 100, n_test: in
 
     ``classes=(a, b)``: images of digit ``a`` (target ``+1``) against digit ``b`` (target ``-1``), about 180 of
     each; ``classes="even-odd"``: all ten digits, even ``+1`` and odd ``-1``. The images are shuffled with ``seed``
-    and split; each pixel is standardised with the training images' mean and standard deviation (constant pixels
-    become 0), and the inputs are scaled so that the mean of ``|x|^2/N0`` over the training inputs is 1.
+    and split; the mean image of the whole collection is subtracted (a fixed vector: the training set's own mean would
+    make its inputs linearly dependent) and every input is put on the sphere ``|x|^2 = N0`` (a standardisation pixel
+    by pixel would blow the rare pixels up to many standard deviations, where a shaped network's kernel explodes).
     """
     try:
         from sklearn.datasets import load_digits
@@ -33,6 +34,7 @@ def digits(classes: Sequence[int] | str = (0, 1), n_train: int = 100, n_test: in
     n_train, n_test, seed = check_count(n_train, "n_train", 1), check_count(n_test, "n_test", 0), check_seed(seed)
     bunch = load_digits()
     images, labels = bunch.data.astype(float), bunch.target
+    images = images - images.mean(axis=0)
     if isinstance(classes, str):
         if classes != PARITY:
             raise ValueError(f"classes must be a pair of digits such as (0, 1) or {PARITY!r}, got {classes!r}")
@@ -50,11 +52,9 @@ def digits(classes: Sequence[int] | str = (0, 1), n_train: int = 100, n_test: in
                          f"got {n_train} + {n_test}")
     order = np.random.default_rng(seed).permutation(len(targets))[: n_train + n_test]
     images, targets = images[order], targets[order]
-    train = images[:n_train]
-    spread = train.std(axis=0)
-    standard = (images - train.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    standard /= np.sqrt(np.mean(np.sum(standard[:n_train] ** 2, axis=1)) / images.shape[1])
-    return standard[:n_train], targets[:n_train], standard[n_train:], targets[n_train:]
+    norms = np.linalg.norm(images, axis=1, keepdims=True)
+    inputs = images * np.sqrt(images.shape[1]) / np.where(norms > 0, norms, 1.0)
+    return inputs[:n_train], targets[:n_train], inputs[n_train:], targets[n_train:]
 
 
 def linear_teacher(n_train: int = 40, n_test: int = 40, dimension: int = 60, noise: float = 0.3, seed: int = 0

@@ -331,7 +331,7 @@ def plot_representations(rep: Representations, title: str, path: str | Path) -> 
     return path
 
 
-# ------------------------------------------------------------------ regimes
+# ------------------------------------------------------------------ regimes and learning curves
 RENORMALIZED = {
     "Wishart, saddle": {"ansatz": "wishart", "loop": False},
     "Wishart, saddle + loop": {"ansatz": "wishart", "loop": True},
@@ -339,7 +339,57 @@ RENORMALIZED = {
     "nested, saddle + loop": {"ansatz": "nested", "loop": True},
     "matched (Wishart + loop)": {"ansatz": "wishart", "loop": True, "matched": True},
 }
-"""The kernel-renormalisation curves of the regime map: label -> ``net.renormalized`` options."""
+"""The kernel-renormalisation curves: label -> ``net.renormalized`` options."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One method's answer on one network: log evidence (``None`` where it has none) and test error, each with a
+    standard error where the method is stochastic."""
+
+    log_evidence: float | None
+    log_evidence_se: float | None
+    test_error: float
+    test_error_se: float | None = None
+
+
+def evaluate_methods(
+    net: ShapedMLP, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, beta: float, max_order: int,
+    method: str, renormalized: dict[str, dict], mc_samples: int = 0, nuts: dict | None = None, ntk: bool = False,
+    seed: int = 0,
+) -> dict[str, Point]:
+    """Every method on one network and dataset: the series summed to orders ``0..max_order`` (``method`` for the
+    corrections), the ``renormalized`` answers, the NTK predictor (``ntk``; skipped where its kernel is singular), and
+    the references: ``net.exact`` for the deep linear network, Monte Carlo over ``mc_samples`` networks and NUTS
+    (``nuts``: the options of ``net.sample_posterior``) when asked. The test error is ``mean_x[(y - mean)^2 + var]``."""
+    out: dict[str, Point] = {}
+    sampling = {} if method == "exact" else {"method": method}
+    ev = net.evidence(X, y, beta=beta, order=max_order, **sampling)
+    pr = net.predict(X, y, X_test, beta=beta, order=max_order, **sampling)
+    for k in range(max_order + 1):
+        se = None if ev.terms_se is None else float(np.sqrt(np.sum(ev.terms_se[: k + 1] ** 2)))
+        error = expected_squared_error(y_test, pr.mean_terms[: k + 1].sum(0), pr.var_terms[: k + 1].sum(0))
+        out[f"series, order {k}"] = Point(float(ev.terms[: k + 1].sum()), se, error)
+    for label, options in renormalized.items():
+        kr = net.renormalized(X, y, X_test, beta=beta, **options)
+        out[label] = Point(kr.log_evidence, None, kr.generalization_error(y_test))
+    if ntk:
+        try:
+            out["NTK (gradient flow)"] = Point(None, None, net.ntk(X, y, X_test).generalization_error(y_test))
+        except ValueError:  # a singular tangent kernel: gradient flow does not single out one interpolant
+            pass
+    if net.activation.is_linear:
+        exact = net.exact(X, y, X_test, beta=beta)
+        out["exact"] = Point(exact.log_evidence, None, exact.generalization_error(y_test))
+    elif mc_samples:
+        mc = net.monte_carlo(X, y, X_test, beta=beta, samples=mc_samples, seed=seed)
+        out["Monte Carlo"] = Point(mc.log_evidence, mc.log_evidence_se, mc.generalization_error(y_test))
+    if nuts is not None:
+        post = net.sample_posterior(X, y, X_test, beta=beta, seed=seed, **nuts)
+        # the error's standard error from those of the mean and the variance, treated as independent
+        error_se = math.sqrt(np.sum((2 * (post.mean - y_test) * post.mean_se) ** 2 + post.var_se**2)) / len(y_test)
+        out["NUTS (finite network)"] = Point(None, None, post.generalization_error(y_test), error_se)
+    return out
 
 
 @dataclass(frozen=True)
@@ -362,6 +412,13 @@ def default_regime_widths(depth: int, n_train: int, ratios: Sequence[float] = (0
     return sorted({max(1, round(depth * n_train / r)) for r in ratios}, reverse=True)
 
 
+def _checked_test_data(X, y, X_test, y_test, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    X, y, X_test = check_data(X, y, X_test, beta)
+    if X_test is None or y_test is None:
+        raise ValueError("the test error needs test inputs X_test and their targets y_test")
+    return X, y, X_test, np.asarray(y_test, dtype=float)
+
+
 def regimes_data(
     make_net: Callable[[int], ShapedMLP],
     X: np.ndarray,
@@ -375,58 +432,116 @@ def regimes_data(
     mc_samples: int = 0,
     seed: int = 0,
 ) -> RegimeData:
-    """The regime map's numbers: the series summed to orders ``0..max_order`` (``method`` for the corrections, as in
-    ``net.evidence``), the renormalised answers of ``RENORMALIZED``, and the reference: ``net.exact`` for the deep
-    linear network, else Monte Carlo over ``mc_samples`` finite networks (none when 0)."""
+    """The regime map's numbers (``evaluate_methods`` with the ``RENORMALIZED`` answers, per width): the series summed
+    to orders ``0..max_order``, kernel renormalisation, and the reference: ``net.exact`` for the deep linear network,
+    else Monte Carlo over ``mc_samples`` finite networks (none when 0)."""
     beta = check_beta(beta)
-    X, y, X_test = check_data(X, y, X_test, beta)
+    X, y, X_test, y_test = _checked_test_data(X, y, X_test, y_test, beta)
     mc_samples = check_count(mc_samples, "mc_samples", 0)
-    if X_test is None or y_test is None:
-        raise ValueError("the regime map's test error needs test inputs X_test and their targets y_test")
-    y_test = np.asarray(y_test, dtype=float)
     widths = _check_width_range(widths)[::-1]
     P = len(y)
     first = make_net(int(widths[0]))
-    evidence: dict[str, list[float]] = {}
-    evidence_se: dict[str, list[float]] = {}
-    error: dict[str, list[float]] = {}
-
-    def record(label: str, log_evidence: float, mean: np.ndarray, var: np.ndarray, se: float | None = None) -> None:
-        evidence.setdefault(label, []).append(log_evidence / P)
-        error.setdefault(label, []).append(expected_squared_error(y_test, mean, var))
-        if se is not None:
-            evidence_se.setdefault(label, []).append(se / P)
-
-    sampling = {} if method == "exact" else {"method": method}
+    points = []
     with progress(len(widths), "regime map over widths") as bar:
         for n in widths:
-            net = make_net(int(n))
-            ev = net.evidence(X, y, beta=beta, order=max_order, **sampling)
-            pr = net.predict(X, y, X_test, beta=beta, order=max_order, **sampling)
-            for k in range(max_order + 1):
-                se = None if ev.terms_se is None else float(np.sqrt(np.sum(ev.terms_se[: k + 1] ** 2)))
-                record(f"series, order {k}", float(ev.terms[: k + 1].sum()), pr.mean_terms[: k + 1].sum(0),
-                       pr.var_terms[: k + 1].sum(0), se)
-            for label, options in RENORMALIZED.items():
-                kr = net.renormalized(X, y, X_test, beta=beta, **options)
-                record(label, kr.log_evidence, kr.mean, kr.var)
-            if net.activation.is_linear:
-                exact = net.exact(X, y, X_test, beta=beta)
-                record("exact", exact.log_evidence, exact.mean, exact.var)
-            elif mc_samples:
-                mc = net.monte_carlo(X, y, X_test, beta=beta, samples=mc_samples, seed=seed)
-                record("Monte Carlo", mc.log_evidence, mc.mean, mc.var, mc.log_evidence_se)
+            points.append(evaluate_methods(make_net(int(n)), X, y, X_test, y_test, beta, max_order, method,
+                                           RENORMALIZED, mc_samples=mc_samples, seed=seed))
             bar.update()
+    labels = list(points[0])
     reference = "exact" if first.activation.is_linear else (f"Monte Carlo over {mc_samples} networks" if mc_samples
                                                              else "no reference")
     return RegimeData(
         widths=widths,
         depth_ratio=first.depth * P / widths,
-        log_evidence={k: np.array(v) for k, v in evidence.items()},
-        log_evidence_se={k: np.array(v) for k, v in evidence_se.items()},
-        test_error={k: np.array(v) for k, v in error.items()},
+        log_evidence={k: np.array([p[k].log_evidence for p in points]) / P for k in labels},
+        log_evidence_se={k: np.array([p[k].log_evidence_se for p in points]) / P for k in labels
+                         if points[0][k].log_evidence_se is not None},
+        test_error={k: np.array([p[k].test_error for p in points]) for k in labels},
         title=f"L = {first.depth}, phi(t) = {first.activation.phi}, beta = {beta}, P = {P}; reference: {reference}",
     )
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Test error of each method along one axis (``x``), with standard errors for the stochastic ones."""
+
+    axis: str
+    x: np.ndarray
+    errors: dict[str, np.ndarray]
+    errors_se: dict[str, np.ndarray]
+
+
+LEARNING_CURVE_METHODS = {"Wishart, saddle + loop": RENORMALIZED["Wishart, saddle + loop"],
+                          "matched (Wishart + loop)": RENORMALIZED["matched (Wishart + loop)"]}
+
+
+def learning_curves_data(
+    make_net: Callable[[int, int], ShapedMLP],
+    X: np.ndarray,
+    y: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    depth: int,
+    width: int,
+    sizes: Sequence[int],
+    depths: Sequence[int],
+    widths: Sequence[int],
+    beta: float,
+    max_order: int = 1,
+    method: str = "exact",
+    nuts: dict | None = None,
+    seed: int = 0,
+) -> list[Curve]:
+    """Test error of every method (``evaluate_methods``: the series, kernel renormalisation, the NTK, the exact answer
+    or NUTS) against the number of training points ``sizes`` (the first ``P`` of ``X``; the network ``make_net(depth,
+    width)``), against the depth ``depths`` at fixed ``depth / width``, and against ``L P / N`` (``widths``)."""
+    beta = check_beta(beta)
+    X, y, X_test, y_test = _checked_test_data(X, y, X_test, y_test, beta)
+    runs = [("P (training points)", [(int(P), depth, width) for P in sizes]),
+            ("L at fixed L / N", [(len(y), int(L), max(1, round(L * width / depth))) for L in depths]),
+            ("L P / N (width varied)", [(len(y), depth, int(N)) for N in sorted(widths, reverse=True)])]
+    curves = []
+    with progress(sum(len(points) for _, points in runs), "learning curves") as bar:
+        for axis, settings in runs:
+            if not settings:
+                continue
+            points = []
+            for P, L, N in settings:
+                if not 1 <= P <= len(y):
+                    raise ValueError(f"sizes must lie between 1 and the {len(y)} training points, got {P}")
+                points.append(evaluate_methods(make_net(L, N), X[:P], y[:P], X_test, y_test, beta, max_order, method,
+                                               LEARNING_CURVE_METHODS, nuts=nuts, ntk=True, seed=seed))
+                bar.update()
+            labels = [k for k in points[0] if all(k in p for p in points)]
+            x = {"P (training points)": [P for P, _, _ in settings], "L at fixed L / N": [L for _, L, _ in settings],
+                 "L P / N (width varied)": [L * P / N for P, L, N in settings]}[axis]
+            curves.append(Curve(axis, np.array(x, dtype=float), {k: np.array([p[k].test_error for p in points])
+                                                                for k in labels},
+                                {k: np.array([p[k].test_error_se for p in points]) for k in labels
+                                 if points[0][k].test_error_se is not None}))
+    return curves
+
+
+def plot_learning_curves(curves: list[Curve], title: str, path: str | Path) -> Path:
+    """One panel per axis: the test error of each method, the series dashed, NUTS with two standard errors."""
+    path = check_plot_path(path)
+    figure = _new_figure()
+    figure.set_size_inches(5.0 * len(curves), 4.5)
+    axes = np.atleast_1d(figure.subplots(1, len(curves)))
+    for ax, curve in zip(axes, curves):
+        for label, errors in curve.errors.items():
+            style = {"linestyle": "--", "marker": "."} if label.startswith("series") else {"marker": "o"}
+            if label in curve.errors_se:
+                ax.errorbar(curve.x, errors, yerr=2 * curve.errors_se[label], label=label, color="black", **style)
+            else:
+                ax.plot(curve.x, errors, label=label, **style)
+        ax.set_xscale("log")
+        ax.set_xlabel(curve.axis)
+        ax.set_ylabel("test error  mean[(y - m)^2 + v]")
+    axes[0].legend(fontsize="x-small")
+    figure.suptitle(title, fontsize="small")
+    figure.savefig(path)
+    return path
 
 
 def plot_regimes(data: RegimeData, path: str | Path) -> Path:

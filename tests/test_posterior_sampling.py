@@ -77,7 +77,8 @@ def test_sampling_is_reproducible_and_refuses_zero_temperature(monkeypatch):
 def test_digits_task_is_a_standardised_binary_split():
     X, y, X_test, y_test = digits((3, 8), n_train=120, n_test=40, seed=2)
     assert X.shape == (120, 64) and X_test.shape == (40, 64) and set(np.unique(y)) == {-1.0, 1.0}
-    assert np.mean(np.sum(X**2, axis=1)) / 64 == pytest.approx(1.0, rel=1e-12)
+    np.testing.assert_allclose(np.sum(X**2, axis=1) / 64, 1.0, rtol=1e-12)  # on the sphere |x|^2 = N0
+    np.testing.assert_allclose(np.sum(X_test**2, axis=1) / 64, 1.0, rtol=1e-12)
     again = digits((3, 8), n_train=120, n_test=40, seed=2)
     np.testing.assert_array_equal(again[0], X)
     assert not np.array_equal(digits((3, 8), n_train=120, n_test=40, seed=3)[0], X)
