@@ -35,8 +35,9 @@ def test_the_shaping_sets_the_curvature_of_the_feature_map():
     curvature = {psi: np.diff(along_ray(psi, q), 2) for psi in (-0.6, 0.0, 0.6)}
     assert np.all(curvature[-0.6] < 0) and np.all(np.abs(curvature[0.0]) < 1e-14) and np.all(curvature[0.6] > 0)
     assert np.all(along_ray(-0.6, np.array([2.0, 4.0])) < 1 / 1.2)  # far beyond the linear K = q
+    assert along_ray(0.6, np.array([1.0]))[0] > 1e15  # 2 psi q = 1.2 > 1: past the blow-up (continuum: at q = 0.83)
     with pytest.raises(ValueError, match="overflows"):
-        along_ray(0.6, np.array([1.0]))  # 2 psi q = 1.2 > 1
+        along_ray(0.6, np.array([1.5]))
 
 
 def test_the_zero_temperature_posterior_mean_is_a_data_dependent_kernel_method():
