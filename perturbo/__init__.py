@@ -12,8 +12,9 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 from .closed_forms import closed_form  # noqa: E402
+from .depth_benefit import depth_benefit  # noqa: E402
 from .model import ShapedMLP  # noqa: E402  (the code generator reads __version__)
 from .runtime.kernel_flow import continuum_kernel  # noqa: E402
 from .verify import VerifyReport, verify  # noqa: E402
 
-__all__ = ["ShapedMLP", "VerifyReport", "closed_form", "continuum_kernel", "verify", "__version__"]
+__all__ = ["ShapedMLP", "VerifyReport", "closed_form", "continuum_kernel", "depth_benefit", "verify", "__version__"]

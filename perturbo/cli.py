@@ -39,6 +39,8 @@ perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped 
   perturbo plot regimes              log evidence and test error against L P / N: series, kernel renormalisation
   perturbo plot learning-curves      test error against P, depth and L P / N, with the NTK and NUTS
   perturbo evaluate --regime proportional   kernel renormalisation (L P / N of order one)
+  perturbo check --sampler nuts      the series against posterior sampling of the finite network (NUTS)
+  perturbo depth-benefit --data FILE does a larger L P / N raise the evidence? (first order)
 
 The network has DEPTH hidden layers of width N and activation
 phi(t) = t + p(t)/DEPTH, with p(t) = psi t^3/3 by default or any polynomial
@@ -244,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--chains", type=int, default=4, help="nuts: chains (default 4)")
     check.add_argument("--warmup", type=int, default=1000, help="nuts: warm-up steps per chain (default 1000)")
     check.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    benefit = commands.add_parser(
+        "depth-benefit", help="does depth raise the evidence? the first-order term per unit L P/N (Hanin & Jiang)")
+    benefit.add_argument("--data", required=True, help="dataset file (.npz or .csv) or digits:CLASSES[:N_TRAIN]")
+    _add_shaping_arguments(benefit)
+    benefit.add_argument("--depths", type=_widths, default="4,16,64", help="finite depths (default 4,16,64)")
     cache = commands.add_parser("cache", help="show or clear the cache of generated kernels and moment tables")
     cache.add_argument("action", choices=["info", "clear"])
     _add_plot_parser(commands)
@@ -538,6 +545,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.holds else 1
 
 
+def cmd_depth_benefit(args: argparse.Namespace) -> None:
+    from .depth_benefit import depth_benefit
+
+    data = load_dataset(args.data)
+    depths = [args.depths] if isinstance(args.depths, int) else args.depths
+    d = depth_benefit(data.X, data.y, beta=args.beta, psi=args.psi, activation=args.activation, depths=depths)
+    rows = [[f"L = {L}", c] for L, c in zip(d.depths, d.coefficient)]
+    if d.continuum is not None:
+        rows.append(["continuum (L -> inf)", d.continuum])
+    _print_table(f"first-order log evidence per unit L P/N; r0 = y^T K_L^-1 y / P = {d.r0:.4g}",
+                 ["network", "coefficient"], rows)
+    print("a larger L P/N " + ("raises" if d.depth_helps else "lowers") + " the evidence at first order")
+
+
 def cmd_cache(args: argparse.Namespace) -> None:
     from .codegen.cache import cache_clear, cache_info
 
@@ -632,7 +653,7 @@ def _tolist(a: np.ndarray | None) -> list | None:
 
 
 COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "cost": cmd_cost, "verify": cmd_verify,
-            "representations": cmd_representations,
+            "representations": cmd_representations, "depth-benefit": cmd_depth_benefit,
             "cache": cmd_cache, "plot": cmd_plot}
 
 

@@ -356,14 +356,14 @@ class Point:
 def evaluate_methods(
     net: ShapedMLP, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, beta: float, max_order: int,
     method: str, renormalized: dict[str, dict], mc_samples: int = 0, nuts: dict | None = None, ntk: bool = False,
-    seed: int = 0,
+    seed: int = 0, samples: int | None = None,
 ) -> dict[str, Point]:
-    """Every method on one network and dataset: the series summed to orders ``0..max_order`` (``method`` for the
-    corrections), the ``renormalized`` answers, the NTK predictor (``ntk``; skipped where its kernel is singular), and
+    """Every method on one network and dataset: the series summed to orders ``0..max_order`` (``method`` and
+    ``samples`` for the corrections, as in ``net.evidence``), the ``renormalized`` answers, the NTK predictor (``ntk``; skipped where its kernel is singular), and
     the references: ``net.exact`` for the deep linear network, Monte Carlo over ``mc_samples`` networks and NUTS
     (``nuts``: the options of ``net.sample_posterior``) when asked. The test error is ``mean_x[(y - mean)^2 + var]``."""
     out: dict[str, Point] = {}
-    sampling = {} if method == "exact" else {"method": method}
+    sampling = {} if method == "exact" else {"method": method, "samples": samples}
     ev = net.evidence(X, y, beta=beta, order=max_order, **sampling)
     pr = net.predict(X, y, X_test, beta=beta, order=max_order, **sampling)
     for k in range(max_order + 1):

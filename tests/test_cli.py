@@ -165,3 +165,26 @@ def test_evaluate_proportional_regime_prints_the_order_parameters(npz_file, caps
     assert main(args) == 0
     table = capsys.readouterr().out
     assert "Order parameters at the saddle point" in table and "one-loop correction" in table and "alpha = P/N_l" in table
+
+
+def test_depth_benefit_on_a_digits_task(capsys):
+    """``perturbo depth-benefit``: the coefficient per unit ``L P/N`` at each depth and in the continuum, the same as
+    ``perturbo.depth_benefit`` on ``digits:0,1:30``."""
+    from perturbo import depth_benefit
+    from perturbo.datasets import digits
+
+    assert main(["depth-benefit", "--data", "digits:0,1:30:0", "--psi", "-0.6", "--depths", "4,8"]) == 0
+    out = capsys.readouterr().out
+    X, y, _, _ = digits((0, 1), 30, 0)
+    d = depth_benefit(X, y, psi=-0.6, depths=(4, 8))
+    assert f"{d.coefficient[1]:.8g}" in out and f"{d.continuum:.8g}" in out and "raises the evidence" in out
+
+
+def test_check_against_nuts_reports_the_sampler_diagnostics(npz_file, capsys):
+    pytest.importorskip("numpyro")
+    args = ["check", "--data", str(npz_file), "--depth", "2", "--width", "8", "--psi", "-0.5", "--beta", "4",
+            "--sampler", "nuts", "--samples", "40", "--warmup", "40", "--chains", "1", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["nuts"]) >= {"mean", "mean_se", "var", "var_se", "rhat", "ess", "divergences"}
+    assert len(out["deviation_in_standard_errors"]["var"]) == len(XT)

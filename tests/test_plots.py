@@ -8,7 +8,7 @@ import pytest
 from perturbo import ShapedMLP
 from perturbo.cli import main
 from perturbo.datasets import linear_teacher
-from perturbo.plots import convergence_data, plot_convergence, plot_predictive, plot_regimes, predictive_data, regimes_data
+from perturbo.plots import convergence_data, plot_convergence, plot_predictive, predictive_data, regimes_data
 from tests.datasets import make_data
 
 X, Y, XT = make_data(P=3, N0=8, T=1, seed=0)
@@ -173,3 +173,25 @@ def test_cli_plot_regimes_writes_the_file(matplotlib, tmp_path, capsys):
     assert main(["plot", "regimes", "--depth", "2", "--widths", "200,50,20", "--order", "1", "--out", str(out)]) == 0
     assert out.read_bytes().startswith(MAGIC[".png"])
     assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_cli_plot_learning_curves_writes_the_file(matplotlib, tmp_path, capsys):
+    """Three panels (against P, depth at fixed L/N and L P/N) on a small digits task, no sampler."""
+    out = tmp_path / "curves.png"
+    args = ["plot", "learning-curves", "--data", "digits:0,1:20:20", "--depth", "2", "--width", "20", "--psi", "-0.6",
+            "--sizes", "10,20", "--depths", "1,2", "--widths", "40,20", "--out", str(out)]
+    assert main(args) == 0
+    assert out.read_bytes().startswith(MAGIC[".png"]) and f"wrote {out}" in capsys.readouterr().out
+
+
+def test_learning_curves_against_the_number_of_points_on_the_deep_linear_network():
+    """The exact deep linear answer's test error falls as ``P`` grows (a linear teacher), and the Wishart ansatz with
+    its loop stays within 1e-2 of it at every size (``L P / N <= 1.5``)."""
+    from perturbo.plots import learning_curves_data
+
+    X, y, X_test, y_test = linear_teacher(40, 40, dimension=60, noise=0.3)
+    (curve,) = learning_curves_data(lambda L, N: ShapedMLP(depth=L, width=N), X, y, X_test, y_test, depth=3, width=80,
+                                    sizes=[10, 20, 40], depths=[], widths=[], beta=40.0)
+    exact = curve.errors["exact"]
+    assert curve.axis == "P (training points)" and np.all(np.diff(exact) < 0)
+    assert np.max(np.abs(curve.errors["Wishart, saddle + loop"] - exact)) < 1e-2

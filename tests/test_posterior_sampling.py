@@ -74,7 +74,7 @@ def test_sampling_is_reproducible_and_refuses_zero_temperature(monkeypatch):
 
 
 # ------------------------------------------------------------------ datasets
-def test_digits_task_is_a_standardised_binary_split():
+def test_digits_task_is_a_standardised_binary_split(monkeypatch):
     X, y, X_test, y_test = digits((3, 8), n_train=120, n_test=40, seed=2)
     assert X.shape == (120, 64) and X_test.shape == (40, 64) and set(np.unique(y)) == {-1.0, 1.0}
     np.testing.assert_allclose(np.sum(X**2, axis=1) / 64, 1.0, rtol=1e-12)  # on the sphere |x|^2 = N0
@@ -88,6 +88,9 @@ def test_digits_task_is_a_standardised_binary_split():
         digits((3, 3))
     with pytest.raises(ValueError, match="has 365 images"):
         digits((3, 5), n_train=300, n_test=100)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ValueError, match=r"pip install 'perturbo\[datasets\]'"):
+        digits((0, 1))
 
 
 # ------------------------------------------------------------------ the neural tangent kernel

@@ -133,9 +133,8 @@ def sample_posterior(
     cov = covs.mean(axis=(0, 1)) + np.einsum("csx,csy->xy", spread, spread) / (chains * samples)
     cov = 0.5 * (cov + cov.T)
     per_draw_var = np.diagonal(covs, axis1=2, axis2=3) + spread**2  # averages to var
-    ess = np.array(effective_sample_size(means)) if samples > 3 else np.full(means.shape[-1], float(chains * samples))
-    ess_var = np.array(effective_sample_size(per_draw_var)) if samples > 3 else ess
-    rhat = np.array(split_gelman_rubin(means)) if samples > 3 else np.full(means.shape[-1], math.nan)
+    ess, ess_var = np.array(effective_sample_size(means)), np.array(effective_sample_size(per_draw_var))
+    rhat = np.array(split_gelman_rubin(means))
     return PosteriorSample(
         mean=mean,
         mean_se=means.std(axis=(0, 1)) / np.sqrt(np.maximum(ess, 1.0)),
