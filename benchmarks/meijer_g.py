@@ -1,7 +1,7 @@
 """Exact deep linear evidence at zero temperature as a Meijer G function (mpmath).
 
 For a deep linear network with hidden widths ``N_1..N_L`` the outputs on the training
-inputs are ``N(0, s K)``, ``s = prod_l chi2_{N_l}/N_l`` independent (DESIGN section 4).
+inputs are ``N(0, s K)``, ``s = prod_l chi2_{N_l}/N_l`` independent (docs/design.md section 4).
 At ``beta = inf`` the evidence is the prior density of ``f(X)`` at ``y``:
 
     evidence = (2 pi)^(-P/2) det(K)^(-1/2) E_s[s^(-P/2) exp(-r/(2s))],   r = y^T K^-1 y.

@@ -437,7 +437,7 @@ class ShapedMLP:
     ) -> ExactResult:
         """Exact answers for the deep linear network (``psi = 0``), any widths, any ``beta``.
 
-        ``f ~ N(0, s K_L)`` with ``s = prod_l chi2_{N_l}/N_l``; see DESIGN section 4.
+        ``f ~ N(0, s K_L)`` with ``s = prod_l chi2_{N_l}/N_l``; see docs/design.md section 4.
         """
         if not self.activation.is_linear:
             raise ValueError(

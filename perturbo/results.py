@@ -1,6 +1,6 @@
 """Result objects returned by :class:`perturbo.ShapedMLP`.
 
-``terms[k]`` is the contribution proportional to ``n^-k`` (DESIGN section 1);
+``terms[k]`` is the contribution proportional to ``n^-k`` (docs/design.md section 1);
 the order-K answer is the sum of the terms.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Brute-force first order with full tensors (DESIGN section 3), for tiny data, finite beta.
+"""Brute-force first order with full tensors (docs/design.md section 3), for tiny data, finite beta.
 
 Independent of perturbo's engine: Gauss-Hermite quadrature for the noise covariance,
 ordered-pair tensors ``mu_ab``, ``V_abcd``, and derivatives of the likelihood under the

@@ -1,4 +1,4 @@
-"""Independent 1/N series of the deep linear network at zero temperature (DESIGN section 4).
+"""Independent 1/N series of the deep linear network at zero temperature (docs/design.md section 4).
 
 Shares no code with perturbo. With ``f ~ N(0, s K)``, ``s = prod_l chi2_{N_l}/N_l``,
 ``u = log s`` and ``r = y^T K^{-1} y``, ``v0`` the GP variance at a test point:

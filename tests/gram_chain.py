@@ -1,4 +1,4 @@
-"""Exact 1/N coefficients on a few points from the Gram chain's moments (DESIGN section 5).
+"""Exact 1/N coefficients on a few points from the Gram chain's moments (docs/design.md section 5).
 
 Shares no code with perturbo. On ``M`` inputs the Gram matrices form a Markov chain on
 the ``M(M+1)/2`` entries ``S_ab``, ``a <= b``. Given ``S = K_{l-1} + D``, layer ``l`` makes

@@ -1,4 +1,4 @@
-"""Exact 1/N coefficients of the evidence of one data point (DESIGN section 5, third check).
+"""Exact 1/N coefficients of the evidence of one data point (docs/design.md section 5, third check).
 
 Shares no code with perturbo. On one input the Gram chain is a scalar Markov chain:
 ``S_l = (1/N) sum_i Y_i`` with ``Y = sigma_w2 phi(z)^2``, ``z ~ N(0, S_{l-1})``. Its

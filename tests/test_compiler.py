@@ -4,8 +4,8 @@
 - one copy's cumulants (numeric Wick) against the symbolic Taylor tables of the oracle;
 - the cumulant transfer against the exact Wishart chain of the deep linear network on one point;
 - the lowerings against each other (dense, factored, scale) and against two independent organisations
-  in ``tests.oracle``: DESIGN section 8's insertion patterns, and for linear maps the pull-back in the
-  algebra of matrix words (no rotation invariance used); the plan's choices and refusals.
+  in ``tests.oracle``: the insertion patterns of docs/design.md section 8, and for linear maps the pull-back in
+  the algebra of matrix words (no rotation invariance used); the plan's choices and refusals.
 
 End-to-end agreement with the exact multi-point Gram chain is in ``test_gram_chain_exact``, with the
 reference path in ``test_compiled`` and ``test_shaping_degrees``.
@@ -177,7 +177,7 @@ def test_moments_of_the_scale_are_those_of_a_product_of_chi_squares():
     [(CUBIC, 3.0), (NON_ODD, math.inf), pytest.param(QUINTIC, 2.0, marks=pytest.mark.slow)],  # quintic: 5 min
 )
 def test_dense_second_order_equals_the_insertion_patterns(activation, beta):
-    """DESIGN section 8, evaluated placement by placement with symbolic tables: an independent organisation."""
+    """docs/design.md section 8, placement by placement with symbolic tables: an independent organisation."""
     pr = problem(activation, 2, [30, 50], P=2, T=1, order=2, beta=beta)
     oracle = pattern_series(pr.phi, pr.sigma_w2, pr.kernels, pr.n_train, pr.y, pr.sigma2, pr.widths, 2)
     assert_same_moments(dense_moments(pr), Moments(oracle["z"], oracle["zm"], oracle["zs"]))

@@ -4,11 +4,13 @@
 
 1. Hanin & Jiang (arXiv 2605.30860): to first order, a larger effective depth L P/N raises the log evidence where the
    first-order coefficient per unit L P/N is positive (``perturbo.depth_benefit``), on the digits tasks.
-2. The Rotondo talk's criterion (seeds/003; Li & Sompolinsky's deep linear theory): at zero temperature finite width
-   lowers the test error of a deep linear network where y^T K^-1 y < P, the renormalised scale s* < 1 shrinking the
-   posterior variance, and raises it where y^T K^-1 y > P: the exact deep linear answer against r0 = y^T K^-1 y / P,
-   and posterior sampling (NUTS) of a shaped network at small noise on the same two kinds of data.
-3. The lecture (seeds/002): the Bayesian (NNGP) and the gradient-flow (NTK) infinite-width predictors on digits.
+2. The Rotondo talk's criterion (P. Rotondo, Trento 2023, on Ariosto et al., arXiv 2209.04882; Li & Sompolinsky's deep
+   linear theory): at zero temperature finite width lowers the test error of a deep linear network where
+   y^T K^-1 y < P, the renormalised scale s* < 1 shrinking the posterior variance, and raises it where y^T K^-1 y > P:
+   the exact deep linear answer against r0 = y^T K^-1 y / P, and posterior sampling (NUTS) of a shaped network at
+   small noise on the same two kinds of data.
+3. R. Grosse's lecture (CSC 2541, Lecture 6, Toronto 2021): the Bayesian (NNGP) and the gradient-flow (NTK)
+   infinite-width predictors on digits.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The continuum limit of the default cubic at first order (DESIGN section 9): ``L -> inf`` at fixed ``L/N``.
+"""The continuum limit of the default cubic at first order (docs/design.md section 9): ``L -> inf``, ``L/N`` fixed.
 
 With ``sigma_w2 = 1`` and depth fraction ``t = l/L`` the infinite-width kernel flows in closed form,
 
@@ -15,7 +15,8 @@ it to the output. Summed over the ``L`` layers, the output fluctuation ``X = S_L
 with ``J_t`` and ``c^beta_t`` the Taylor coefficients of ``Phi_{1-t}`` at ``K(t)``: the same transfer
 terms as one deterministic layer of the compiler (``transfer``, noise terms left out), and the same
 read-out (``readout_moments``). So ``term_1 -> (L/N) int_0^1 h(t) dt`` with ``h`` the read-out of one
-depth's fluctuation (DESIGN's ``E_z[coef_{delta^2} G(Phi_{1-t}(K(t) + delta (z z^T - K(t))))]``).
+depth's fluctuation (docs/design.md section 9:
+``E_z[coef_{delta^2} G(Phi_{1-t}(K(t) + delta (z z^T - K(t))))]``).
 
 Gauss-Legendre in ``t``. ``kappa_2`` is kept factored (``runtime_terms.FactoredCumulant``: sums of products of
 ``M x M`` matrices, stacked over the nodes), so the read-out costs ``O(nodes M^3)`` and memory ``O(nodes M^2)``.

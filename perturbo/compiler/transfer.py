@@ -1,4 +1,4 @@
-"""The one-layer transfer of the fluctuation's cumulants (DESIGN section 3), derived for any order.
+"""The one-layer transfer of the fluctuation's cumulants (docs/design.md section 3), derived for any order.
 
 With ``X = S_{l-1} - K_{l-1}`` and ``X' = S_l - K_l``, the conditional cumulants of ``X'`` given ``X`` are
 

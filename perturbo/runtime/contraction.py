@@ -14,7 +14,7 @@ the read-outs, relative to the Gaussian process with kernel ``K``, are
     C_xx'(D) = S_xx' - S_xD A(D) S_Dx'.
 
 Truncated at degree ``2K`` in ``D`` these are the heat-equation/Stein contraction of
-DESIGN section 3 summed in closed form: ``E[z]`` is the evidence ratio, ``E[z m_x]``
+docs/design.md section 3 summed in closed form: ``E[z]`` is the evidence ratio, ``E[z m_x]``
 and ``E[z (C_xx' + m_x m_x')]`` the unnormalised posterior moments.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sampled perturbation theory: each order's insertion patterns estimated from Gaussian copies (DESIGN section 8).
+"""Sampled perturbation theory: each order's insertion patterns from Gaussian copies (docs/design.md section 8).
 
     patterns        the patterns of every order and their width weights (the symbolic skeleton)
     jets            truncated multivariate Taylor jets with array coefficients

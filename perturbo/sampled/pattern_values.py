@@ -1,7 +1,7 @@
 """One pattern's value for a batch of draws: jets through the layer maps, the copies and the read-out.
 
 For a pattern with copies ``c`` (layer ``l_c``, block size ``a_c``) and draws ``g_c ~ N(0, I_M)``
-(DESIGN section 8):
+(docs/design.md section 8):
 
     S_l(delta) = m(S_{l-1}(delta)) + sum_{c at layer l} delta_c xi(S_{l-1}(delta), g_c),    S_0 = K_0,
     xi(S, g)   = sigma_w2 phi(C(S) g) phi(C(S) g)^T - m(S),     C(S) C(S)^T = S  (Cholesky),

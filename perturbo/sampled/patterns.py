@@ -1,6 +1,6 @@
 """Insertion patterns: every order of the ``1/n`` series as expectations over a few Gaussian copies.
 
-DESIGN section 8. Layer ``l`` averages ``N_l`` iid copies of its noise; Taylor-expanding the read-out
+docs/design.md section 8. Layer ``l`` averages ``N_l`` iid copies of its noise; Taylor-expanding the read-out
 in the noise and collecting the moments of that average by set partitions gives
 
     E[G(S_L)] = sum_patterns w_pi(N) E_g[ coef_{prod_c delta_c^{a_c}} G(S_L(delta)) ].

@@ -1,6 +1,6 @@
 """Independent exact oracles for the compiler.
 
-- ``pattern_series``: DESIGN section 8 (insertion patterns and their diagrams), evaluated densely. Every
+- ``pattern_series``: docs/design.md section 8 (insertion patterns and their diagrams), evaluated densely. Every
   order and activation, placement by placement; slow (thousands of diagrams at order 2), so for tests on a
   few points only. Shares with the compiler only the read-out networks and the layer map's local Taylor
   coefficients; the copies' moments come from symbolic Taylor tables (``tables``).

@@ -1,4 +1,4 @@
-"""Insertion patterns: the symbolic skeleton of every order (DESIGN section 8).
+"""Insertion patterns: the symbolic skeleton of every order (docs/design.md section 8).
 
 Layer ``l`` makes ``S_l = m(S_{l-1}) + (1/N_l) sum_i xi(S_{l-1}, g_{l,i})``. Expanding the
 read-out in the noise and collecting the neurons that carry it gives
