@@ -181,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="sampled: random seed (default 0)")
     evaluate.add_argument("--rtol", type=float,
                           help="sampled or auto: target standard error of each correction relative to its size")
+    where = evaluate.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int,
+                       help="sampled or auto: draw on a local Dask cluster of this many processes (same numbers)")
+    where.add_argument("--scheduler", help="sampled or auto: draw on a running Dask cluster, e.g. tcp://host:8786")
     evaluate.add_argument("--regime", choices=["series", "proportional"], default="series",
                           help="series (default): the 1/N expansion; proportional: kernel renormalisation, for L P/N "
                           "of order one (order parameters, log evidence, predictive)")
@@ -264,7 +268,7 @@ def _model(args: argparse.Namespace, width: int | list[int] | None = None) -> Sh
 
 
 def _series(net: ShapedMLP, data: Dataset, beta: float, order: int, **sampling: object) -> dict:
-    """The evaluate/check payload; ``sampling``: ``method``, ``samples``, ``seed``, ``rtol`` of the model."""
+    """The evaluate/check payload; ``sampling``: ``method``, ``samples``, ``seed``, ``rtol``, ``workers``, ``scheduler``."""
     ev = net.evidence(data.X, data.y, beta=beta, order=order, **sampling)
     out = {"method": ev.method, "log_evidence": ev.log_evidence, "log_evidence_terms": ev.terms.tolist(),
            "log_evidence_terms_se": _tolist(ev.terms_se), "log_partition": ev.log_partition,
@@ -340,9 +344,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     args.order = 1 if args.order is None else args.order
     sampling = {"method": args.method, "seed": args.seed}
     if args.method != "exact":
-        sampling.update(samples=args.samples, rtol=args.rtol)
-    elif args.samples is not None or args.rtol is not None:
-        raise ValueError("--samples and --rtol apply to --method sampled or auto")
+        sampling.update(samples=args.samples, rtol=args.rtol, workers=args.workers, scheduler=args.scheduler)
+    elif any(value is not None for value in (args.samples, args.rtol, args.workers, args.scheduler)):
+        raise ValueError("--samples, --rtol, --workers and --scheduler apply to --method sampled or auto")
     result = _series(net, data, args.beta, args.order, **sampling)
     if args.json:
         print(json.dumps({"model": repr(net), "beta": _json_beta(args.beta), "order": args.order, **result}, indent=2))

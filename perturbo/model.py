@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
@@ -27,6 +27,7 @@ from .results import (
     truncation_diagnostics,
 )
 from .backends import BACKENDS, Moments, Problem
+from .execution import Execution
 from .runtime import series
 from .runtime.gp_posterior import (
     check_condition,
@@ -165,7 +166,7 @@ class ShapedMLP:
             if method == "sampled":
                 from .sampled.estimator import sampled_series
 
-                drawn = sampled_series(problem, samples, sampling.seed)
+                drawn = sampled_series(problem, samples, sampling.seed, execution=sampling.execution)
                 return kernels[-1], drawn.statistic, method
             return kernels[-1], _exact(lambda: self._moments(kernels, n_train, y, beta, order, backend)), method
         if limit != "continuum":
@@ -183,7 +184,7 @@ class ShapedMLP:
     def evidence(
         self, X: np.ndarray, y: np.ndarray, beta: float = math.inf, order: int = 0, backend: str = "auto",
         limit: str | None = None, method: str = "exact", samples: int | None = None, seed: int = 0,
-        rtol: float | None = None,
+        rtol: float | None = None, workers: int | None = None, scheduler: str | None = None, client: Any = None,
     ) -> Evidence:
         """Log evidence ``log E_prior[N(y; f(X), (P/beta) I)]`` to ``order`` in ``1/width``.
 
@@ -197,11 +198,14 @@ class ShapedMLP:
         (``sampled``, deterministic for a ``seed``), with standard errors ``terms_se``;
         ``method="auto"``: exact or sampled, whichever the cost model and a pilot run say reaches the
         relative standard error ``rtol`` sooner (``Evidence.method`` says which).
+        ``workers=k`` (a local Dask cluster of ``k`` processes), ``scheduler="tcp://..."`` or ``client=`` (a
+        ``dask.distributed.Client``) run the sampled draws as tasks on a cluster; the numbers do not depend on
+        the number of workers (``execution``).
         """
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
         _choose_backend(backend)  # a bad name is an error before anything is computed
-        sampling = Sampling.checked(method, samples, seed, rtol)
+        sampling = Sampling.checked(method, samples, seed, rtol, Execution.checked(workers, scheduler, client))
         X, y, _ = check_data(X, y, None, beta)
         K, evaluate, chosen = self._series_inputs(X, len(y), y, beta, order, backend, limit, sampling)
         terms = np.zeros(order + 1)
@@ -239,14 +243,17 @@ class ShapedMLP:
         samples: int | None = None,
         seed: int = 0,
         rtol: float | None = None,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        client: Any = None,
     ) -> Prediction:
         """Posterior predictive mean, variance and covariance of ``f(X_test)`` to ``order`` (``backend``,
-        ``limit``, ``method``, ``samples``, ``seed`` and ``rtol``: see evidence; ``method="sampled"`` gives
-        ``mean_terms_se``, ``var_terms_se`` and ``cov_terms_se``)."""
+        ``limit``, ``method``, ``samples``, ``seed``, ``rtol``, ``workers``, ``scheduler`` and ``client``: see
+        evidence; ``method="sampled"`` gives ``mean_terms_se``, ``var_terms_se`` and ``cov_terms_se``)."""
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
         _choose_backend(backend)  # a bad name is an error before anything is computed
-        sampling = Sampling.checked(method, samples, seed, rtol)
+        sampling = Sampling.checked(method, samples, seed, rtol, Execution.checked(workers, scheduler, client))
         if X_test is None:
             raise ValueError("predict needs test inputs X_test of shape (T, N0)")
         X, y, X_test = check_data(X, y, X_test, beta)

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from ..backends import Problem
+from ..execution import Execution
 from ..validation import check_samples, check_seed
 
 log = logging.getLogger(__name__)
@@ -33,15 +34,18 @@ MAX_SAMPLES = 10**6
 
 @dataclass(frozen=True)
 class Sampling:
-    """How the corrections are evaluated: ``method``, ``samples``, ``seed``, ``rtol`` (checked)."""
+    """How the corrections are evaluated: ``method``, ``samples``, ``seed``, ``rtol`` and where the draws
+    run (``execution``), checked."""
 
     method: str
     samples: int | None
     seed: int
     rtol: float | None
+    execution: Execution = Execution()
 
     @classmethod
-    def checked(cls, method: object, samples: object, seed: object, rtol: object) -> Sampling:
+    def checked(cls, method: object, samples: object, seed: object, rtol: object,
+                execution: Execution = Execution()) -> Sampling:
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
         if method == "exact" and (samples is not None or rtol is not None):
@@ -53,7 +57,10 @@ class Sampling:
         if rtol is not None and not (isinstance(rtol, (int, float)) and not isinstance(rtol, bool)
                                      and math.isfinite(rtol) and 0 < rtol < 1):
             raise ValueError(f"rtol must be a number between 0 and 1 (a relative standard error), got {rtol!r}")
-        return cls(str(method), samples, check_seed(seed), None if rtol is None else float(rtol))
+        if method == "exact" and execution.distributed:
+            raise ValueError("workers=, scheduler= and client= distribute the sampled estimator's draws: use "
+                             "method='sampled' or 'auto'")
+        return cls(str(method), samples, check_seed(seed), None if rtol is None else float(rtol), execution)
 
     def decide(self, problem: Problem) -> tuple[str, int]:
         """``(method, samples)`` for this problem (``samples`` is unused when the method is exact)."""
@@ -85,7 +92,7 @@ class Sampling:
         from .estimator import sampled_series
 
         start = time.perf_counter()
-        pilot = sampled_series(problem, PILOT_SAMPLES, self.seed, show_progress=False)
+        pilot = sampled_series(problem, PILOT_SAMPLES, self.seed, show_progress=False, execution=self.execution)
         seconds = time.perf_counter() - start
         relative = pilot.relative_error()
         samples = int(min(MAX_SAMPLES, max(PILOT_SAMPLES, math.ceil(PILOT_SAMPLES * (relative / rtol) ** 2))))

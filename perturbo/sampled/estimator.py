@@ -33,7 +33,7 @@ import numpy as np
 
 from ..activation import t
 from ..backends import Moments, Problem
-from ..progress import progress
+from ..execution import Execution
 from .pattern_values import Network, Readout
 from .patterns import Pattern, patterns
 
@@ -41,6 +41,8 @@ JACKKNIFE_GROUPS = 50
 SAMPLES_PER_REGRESSOR = 10
 CHUNK_BYTES = 2.5e8
 """Memory for one batch of draws (its jets are about this many bytes)."""
+DISTRIBUTED_TASKS = 400
+"""On a cluster, the draws are cut into about this many tasks of equal work (load balance against overhead)."""
 _CACHE: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
 _CACHE_SIZE = 4
 
@@ -80,10 +82,35 @@ def _key(problem: Problem, samples: int, seed: int, control: bool) -> str:
     return digest.hexdigest()
 
 
+def forget_draws() -> None:
+    """Drop the cached draws (to time the estimator, or to recompute them on another execution)."""
+    _CACHE.clear()
+
+
+def _piece_values(networks: list[Network], pattern: Pattern, seed: int, chunk: int, count: int, points: int,
+                  piece: slice) -> list[np.ndarray]:
+    """One task: the pattern's flattened values on draws ``piece`` of one chunk, for each network (pure)."""
+    g = _draws(seed, pattern, chunk, count, points)[:, piece]
+    return [flattened(*network.values(pattern, g)) for network in networks]
+
+
+def _work(pattern: Pattern, depth: int) -> int:
+    """Relative cost of one draw: the layers its jets cross times their coefficients."""
+    first = pattern.copies[0][0]
+    return (depth - first + 2) * int(np.prod([a + 1 for a in pattern.top]))
+
+
 def pattern_draws(problem: Problem, readout: Readout, samples: int, seed: int, control: bool,
-                  show_progress: bool = True) -> tuple[list[Pattern], np.ndarray, np.ndarray | None]:
+                  show_progress: bool = True, execution: Execution = Execution()
+                  ) -> tuple[list[Pattern], np.ndarray, np.ndarray | None]:
     """Per-sample values of every pattern, flattened ``(z, z m, z (C + m m^T))``: ``(samples, patterns, F)``,
-    and the same for the control network (``None`` without it). Cached by content (widths excluded)."""
+    and the same for the control network (``None`` without it). Cached by content (widths excluded).
+
+    Each chunk of draws is one random stream; on a cluster (``execution``) its draws are computed in pieces
+    of about ``1/DISTRIBUTED_TASKS`` of the total work, the costliest first, so that the workers finish
+    together. Every piece is placed by (pattern, draw): the values do not depend on the number of workers
+    or on the order in which pieces finish.
+    """
     found = patterns(len(problem.widths), problem.order)
     key = _key(problem, samples, seed, control)
     if key in _CACHE:
@@ -93,18 +120,24 @@ def pattern_draws(problem: Problem, readout: Readout, samples: int, seed: int, c
     if control:
         linear = linear_control(problem)
         networks.append(Network(linear.phi, linear.sigma_w2, list(linear.kernels), readout))
-    M, T = len(problem.kernels[-1]), problem.n_test
+    M, T, L = len(problem.kernels[-1]), problem.n_test, len(problem.widths)
+    work = [_work(p, L) for p in found]
+    budget = samples * sum(work) / DISTRIBUTED_TASKS if execution.distributed else math.inf
+    pieces = []  # (pattern, chunk, draws in the chunk, first draw of the chunk, the piece's draws)
+    for i, pattern in enumerate(found):
+        size = _chunk(pattern, M)
+        step = max(1, min(size, int(budget // work[i]))) if execution.distributed else size
+        for c in range(-(-samples // size)):
+            count = min(size, samples - c * size)
+            pieces += [(i, c, count, c * size, slice(lo, min(lo + step, count))) for lo in range(0, count, step)]
+    tasks = [(found[i], seed, c, count, M, piece) for i, c, count, _, piece in pieces]
+    priorities = [work[i] * (piece.stop - piece.start) for i, _, _, _, piece in pieces]
+    results = execution.map(_piece_values, tasks, "sampled patterns", show_progress, shared=(networks,),
+                            priorities=priorities)
     values = [np.zeros((samples, len(found), 1 + T + T * T)) for _ in networks]
-    sizes = [_chunk(p, M) for p in found]
-    chunks = [(i, c, size) for i, size in enumerate(sizes) for c in range(-(-samples // size))]
-    with progress(len(chunks), "sampled patterns", enabled=show_progress) as bar:
-        for i, c, size in chunks:
-            start = c * size
-            count = min(size, samples - start)
-            g = _draws(seed, found[i], c, count, M)
-            for network, out in zip(networks, values):
-                out[start:start + count, i] = flattened(*network.values(found[i], g))
-            bar.update()
+    for (i, _, _, start, piece), per_network in zip(pieces, results):
+        for out, value in zip(values, per_network):
+            out[start + piece.start:start + piece.stop, i] = value
     result = (values[0], values[1] if control else None)
     _CACHE[key] = result
     if len(_CACHE) > _CACHE_SIZE:
@@ -196,7 +229,7 @@ def _controlled(X: np.ndarray, Y: np.ndarray, mean: np.ndarray) -> np.ndarray:
 
 
 def sampled_series(problem: Problem, samples: int, seed: int, control: bool = True,
-                   show_progress: bool = True) -> SampledSeries:
+                   show_progress: bool = True, execution: Execution = Execution()) -> SampledSeries:
     """Draw (or reuse) the pattern values and weight them for the problem's widths.
 
     Term ``k`` is ``sum_m x^m V_m`` over the width monomials ``x^m`` of degree ``k``, ``V_m`` the patterns'
@@ -205,7 +238,7 @@ def sampled_series(problem: Problem, samples: int, seed: int, control: bool = Tr
     ``SAMPLES_PER_REGRESSOR`` samples per monomial, else on their weighted sum.
     """
     readout = Readout.at(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)
-    found, values, control_values = pattern_draws(problem, readout, samples, seed, control, show_progress)
+    found, values, control_values = pattern_draws(problem, readout, samples, seed, control, show_progress, execution)
     L, order = len(problem.widths), problem.order
     polynomials = [p.weight_polynomial(L, order) for p in found]
     monomials = sorted({m for poly in polynomials for m in poly if 1 <= sum(m) <= order})
