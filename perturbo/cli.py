@@ -41,6 +41,7 @@ perturbo: finite-width (1/N) corrections to Bayesian inference with deep shaped 
   perturbo evaluate --regime proportional   kernel renormalisation (L P / N of order one)
   perturbo check --sampler nuts      the series against posterior sampling of the finite network (NUTS)
   perturbo depth-benefit --data FILE does a larger L P / N raise the evidence? (first order)
+  perturbo sweep sweep.toml --out DIR   a grid of widths, depths, noises, datasets and methods: table + plots
 
 The network has DEPTH hidden layers of width N and activation
 phi(t) = t + p(t)/DEPTH, with p(t) = psi t^3/3 by default or any polynomial
@@ -81,6 +82,13 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=_widths, default=64, help="hidden width N, or one per layer: 64,128,64")
     _add_shaping_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _add_execution_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int,
+                       help=f"{what} on a local Dask cluster of this many processes (the same numbers)")
+    where.add_argument("--scheduler", help=f"{what} on a running Dask cluster, e.g. tcp://host:8786")
 
 
 def _add_shaping_arguments(parser: argparse.ArgumentParser, beta_default: float | None = math.inf,
@@ -181,10 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="sampled: random seed (default 0)")
     evaluate.add_argument("--rtol", type=float,
                           help="sampled or auto: target standard error of each correction relative to its size")
-    where = evaluate.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int,
-                       help="sampled or auto: draw on a local Dask cluster of this many processes (same numbers)")
-    where.add_argument("--scheduler", help="sampled or auto: draw on a running Dask cluster, e.g. tcp://host:8786")
+    _add_execution_arguments(evaluate, "sampled or auto: the draws")
     evaluate.add_argument("--regime", choices=["series", "proportional"], default="series",
                           help="series (default): the 1/N expansion; proportional: kernel renormalisation, for L P/N "
                           "of order one (order parameters, log evidence, predictive)")
@@ -255,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     benefit.add_argument("--data", required=True, help="dataset file (.npz or .csv) or digits:CLASSES[:N_TRAIN]")
     _add_shaping_arguments(benefit)
     benefit.add_argument("--depths", type=_widths, default="4,16,64", help="finite depths (default 4,16,64)")
+    sweep = commands.add_parser("sweep", help="a grid (widths, depths, noises, datasets, methods) to a table and plots; "
+                                "resumable")
+    sweep.add_argument("config", help="sweep file (TOML; keys in perturbo.sweep's docstring)")
+    sweep.add_argument("--out", default="sweep-results", help="output directory (default sweep-results)")
+    _add_execution_arguments(sweep, "the points")
     cache = commands.add_parser("cache", help="show or clear the cache of generated kernels and moment tables")
     cache.add_argument("action", choices=["info", "clear"])
     _add_plot_parser(commands)
@@ -647,6 +657,14 @@ def _labelled_test_split(data: Dataset) -> Dataset:
     return Dataset(X=data.X[:-held], y=data.y[:-held], X_test=data.X[-held:], y_test=data.y[-held:])
 
 
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from .execution import Execution
+    from .sweep import describe, load, run
+
+    outcome = run(load(args.config), args.out, Execution.checked(args.workers, args.scheduler))
+    print(describe(outcome, args.out))
+
+
 def _json_beta(beta: float) -> float | str:
     """Strict JSON has no infinity: zero temperature is written as the string "inf"."""
     return "inf" if math.isinf(beta) else beta
@@ -658,7 +676,7 @@ def _tolist(a: np.ndarray | None) -> list | None:
 
 COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "cost": cmd_cost, "verify": cmd_verify,
             "representations": cmd_representations, "depth-benefit": cmd_depth_benefit,
-            "cache": cmd_cache, "plot": cmd_plot}
+            "sweep": cmd_sweep, "cache": cmd_cache, "plot": cmd_plot}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

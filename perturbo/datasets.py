@@ -27,11 +27,24 @@ def digits(classes: Sequence[int] | str = (0, 1), n_train: int = 100, n_test: in
     make its inputs linearly dependent) and every input is put on the sphere ``|x|^2 = N0`` (a standardisation pixel
     by pixel would blow the rare pixels up to many standard deviations, where a shaped network's kernel explodes).
     """
+    n_train, n_test, seed = check_count(n_train, "n_train", 1), check_count(n_test, "n_test", 0), check_seed(seed)
+    images, targets = _digits_task(classes)
+    if n_train + n_test > len(targets):
+        raise ValueError(f"the task {classes!r} has {len(targets)} images: ask for n_train + n_test <= {len(targets)}, "
+                         f"got {n_train} + {n_test}")
+    order = np.random.default_rng(seed).permutation(len(targets))[: n_train + n_test]
+    images, targets = images[order], targets[order]
+    norms = np.linalg.norm(images, axis=1, keepdims=True)
+    inputs = images * np.sqrt(images.shape[1]) / np.where(norms > 0, norms, 1.0)
+    return inputs[:n_train], targets[:n_train], inputs[n_train:], targets[n_train:]
+
+
+def _digits_task(classes: Sequence[int] | str) -> tuple[np.ndarray, np.ndarray]:
+    """The task's images (the collection's mean image subtracted) and targets, in the collection's order."""
     try:
         from sklearn.datasets import load_digits
     except ImportError:
         raise ValueError("the digits dataset needs scikit-learn: pip install 'perturbo[datasets]'") from None
-    n_train, n_test, seed = check_count(n_train, "n_train", 1), check_count(n_test, "n_test", 0), check_seed(seed)
     bunch = load_digits()
     images, labels = bunch.data.astype(float), bunch.target
     images = images - images.mean(axis=0)
@@ -46,15 +59,12 @@ def digits(classes: Sequence[int] | str = (0, 1), n_train: int = 100, n_test: in
             raise ValueError(f"classes must be two different digits from 0 to 9, such as (0, 1), got {classes!r}")
         chosen = np.isin(labels, pair)
         targets = np.where(labels == pair[0], 1.0, -1.0)
-    images, targets = images[chosen], targets[chosen]
-    if n_train + n_test > len(targets):
-        raise ValueError(f"the task {classes!r} has {len(targets)} images: ask for n_train + n_test <= {len(targets)}, "
-                         f"got {n_train} + {n_test}")
-    order = np.random.default_rng(seed).permutation(len(targets))[: n_train + n_test]
-    images, targets = images[order], targets[order]
-    norms = np.linalg.norm(images, axis=1, keepdims=True)
-    inputs = images * np.sqrt(images.shape[1]) / np.where(norms > 0, norms, 1.0)
-    return inputs[:n_train], targets[:n_train], inputs[n_train:], targets[n_train:]
+    return images[chosen], targets[chosen]
+
+
+def digits_count(classes: Sequence[int] | str = (0, 1)) -> int:
+    """How many images the task has (``digits`` splits them into training and test points)."""
+    return len(_digits_task(classes)[1])
 
 
 def linear_teacher(n_train: int = 40, n_test: int = 40, dimension: int = 60, noise: float = 0.3, seed: int = 0

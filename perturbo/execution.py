@@ -107,14 +107,18 @@ class Execution:
         yield _LOCAL_CLUSTERS[self.workers]
 
     def map(self, fn: Callable[..., Any], tasks: Sequence[tuple], desc: str, show_progress: bool = True,
-            shared: tuple = (), priorities: Sequence[float] | None = None) -> list[Any]:
+            shared: tuple = (), priorities: Sequence[float] | None = None,
+            on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
         """``[fn(*shared, *task) for task in tasks]`` in task order; ``shared`` is sent to each worker once;
-        on a cluster, tasks of higher ``priorities`` (say, their cost: the longest first) are started first."""
+        on a cluster, tasks of higher ``priorities`` (say, their cost: the longest first) are started first.
+        ``on_result(index, result)`` runs here as each task finishes (say, to save it)."""
         with progress(len(tasks), desc, enabled=show_progress) as bar:
             if not self.distributed:
                 results = []
-                for task in tasks:
+                for i, task in enumerate(tasks):
                     results.append(fn(*shared, *task))
+                    if on_result is not None:
+                        on_result(i, results[-1])
                     bar.update()
                 return results
             distributed = _dask()
@@ -122,6 +126,9 @@ class Execution:
                 scattered = [client.scatter([value], broadcast=True)[0] for value in shared]  # one object
                 futures = [client.submit(fn, *scattered, *task, pure=False, priority=priority)
                            for task, priority in zip(tasks, priorities or [0] * len(tasks))]
-                for _ in distributed.as_completed(futures):
+                index = {future.key: i for i, future in enumerate(futures)}
+                for future in distributed.as_completed(futures):
+                    if on_result is not None:
+                        on_result(index[future.key], future.result())  # a task's error is raised here
                     bar.update()
                 return client.gather(futures)
