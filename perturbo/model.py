@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ from .validation import (
 )
 
 if TYPE_CHECKING:
+    from .sampled.estimator import SampledSeries
     from .reference.monte_carlo import MonteCarloEstimate
     from .reference.posterior import PosteriorSample
 
@@ -80,6 +82,19 @@ def _exact(moments: Callable[[], Moments]) -> Evaluator:
         return np.asarray(statistic(cache[0])), None
 
     return evaluate
+
+
+def _warn_if_heavy_tailed(drawn: SampledSeries) -> None:
+    """A ``RuntimeWarning`` with the tail index when the sampled terms' standard errors are not to be trusted."""
+    from .sampled.estimator import TAIL_INDEX_WARNING
+
+    alpha = drawn.tail_index()
+    if alpha < TAIL_INDEX_WARNING:
+        warnings.warn(
+            f"method='sampled': the drawn pattern values are heavy-tailed here (tail index {alpha:.2f} < "
+            f"{TAIL_INDEX_WARNING}: their variance is infinite), so the estimates converge slowly and the standard "
+            "errors mean nothing (they may be far too small); few layers, strong shaping and small noise do this: use "
+            "method='exact', or more noise or layers", RuntimeWarning, stacklevel=4)
 
 
 class ShapedMLP:
@@ -167,6 +182,7 @@ class ShapedMLP:
                 from .sampled.estimator import sampled_series
 
                 drawn = sampled_series(problem, samples, sampling.seed, execution=sampling.execution)
+                _warn_if_heavy_tailed(drawn)
                 return kernels[-1], drawn.statistic, method
             return kernels[-1], _exact(lambda: self._moments(kernels, n_train, y, beta, order, backend)), method
         if limit != "continuum":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -215,3 +216,21 @@ def test_singular_training_kernel_is_a_clear_error_before_any_draw():
     X[2] = X[1]
     with pytest.raises(ValueError, match="not positive definite"):
         ShapedMLP(3, 50, psi=-0.6).evidence(X, y, math.inf, order=1, method="sampled", samples=10)
+
+
+@pytest.mark.parametrize("beta", [4.0, math.inf])
+def test_heavy_tails_are_measured_and_warned(beta):
+    """Four layers: the order-2 pattern values have no variance (tail index about 1.1-1.4 at 3000 samples), and the
+    public API says so with the number; eight layers (the regime of the agreement tests above) stay above 2."""
+    X, y, X_test = make_data(P=3, N0=8, T=1, seed=2)
+    shallow = ShapedMLP(4, [40, 60, 50, 80], psi=-0.6)
+    with pytest.warns(RuntimeWarning, match=r"heavy-tailed here \(tail index (0|1)\.\d\d < 2") as caught:
+        shallow.predict(X, y, X_test, beta, order=2, method="sampled", samples=3000, seed=0)
+    assert len([w for w in caught if "tail index" in str(w.message)]) == 1
+    deep = ShapedMLP(8, [40, 60, 50, 80, 70, 40, 90, 60], psi=-0.6)
+    problem = _problem(deep, np.vstack([X, X_test]), 3, y, beta, 2)
+    assert estimator.sampled_series(problem, 3000, 0, show_progress=False).tail_index() > estimator.TAIL_INDEX_WARNING
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.filterwarnings("ignore", message=".*not converging.*")
+        deep.predict(X, y, X_test, beta, order=2, method="sampled", samples=3000, seed=0)
