@@ -90,13 +90,10 @@ class Jet:
     def __sub__(self, other: Jet | np.ndarray | float) -> Jet:
         return self + (-other if isinstance(other, Jet) else -np.asarray(other))
 
-    def times(self, other: Jet, op: Binary = np.multiply, max_degree: int | None = None) -> Jet:
-        """The truncated product ``(x y)_alpha = sum_{beta + gamma = alpha} op(x_beta, y_gamma)`` (only
-        ``|alpha| <= max_degree`` when given: the coefficients a caller will use)."""
+    def times(self, other: Jet, op: Binary = np.multiply) -> Jet:
+        """The truncated product ``(x y)_alpha = sum_{beta + gamma = alpha} op(x_beta, y_gamma)``."""
         out: dict[Index, np.ndarray] = {}
         for alpha in self.box.indices:
-            if max_degree is not None and sum(alpha) > max_degree:
-                break  # indices are ordered by total degree
             total = None
             for beta, gamma in self.box.splits[alpha]:
                 if beta in self.coefficients and gamma in other.coefficients:

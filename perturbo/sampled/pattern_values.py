@@ -64,14 +64,12 @@ class Readout:
         for _ in range(box.degree):
             step = -matvec(B, step)
             solved = solved + step
-        powers = [Jet.constant(box, 1.0), B]  # B^i to degree box.degree - (i - 1): all that tr(B^j) uses
-        while 2 * (len(powers) - 1) < box.degree:
-            i = len(powers)
-            powers.append(powers[-1].times(B, np.matmul, max_degree=box.degree - (i - 1)))
         log_det = B.map(lambda b: np.trace(b, axis1=-2, axis2=-1))
-        for j in range(2, box.degree + 1):  # tr(B^j) = tr(B^ceil(j/2) B^floor(j/2)): no B^j formed
-            traced = trace_of_product(powers[(j + 1) // 2], powers[j // 2])
-            log_det = log_det + traced * ((-1.0) ** (j + 1) / j)
+        power = B
+        for j in range(2, box.degree + 1):
+            log_det = log_det + trace_of_product(power, B) * ((-1.0) ** (j + 1) / j)
+            if j < box.degree:
+                power = power @ B
         quadratic = dot(Jet.constant(box, y), solved).nonconstant()
         z = exp_nilpotent((log_det + quadratic) * -0.5)
         if len(K) == P:
