@@ -234,3 +234,41 @@ def test_heavy_tails_are_measured_and_warned(beta):
         warnings.simplefilter("error", RuntimeWarning)
         warnings.filterwarnings("ignore", message=".*not converging.*")
         deep.predict(X, y, X_test, beta, order=2, method="sampled", samples=3000, seed=0)
+
+
+def _mean_map_by_jet_algebra(weights: dict, K_next: np.ndarray, S: Jet) -> Jet:
+    """Oracle: ``m(K + X) = K_next + sum_beta c^beta X_aa^b1 X_bb^b2 X_ab^b3`` with whole-array jet products."""
+    X = S.nonconstant()
+    diagonal = X.map(lambda x: np.einsum("...ii->...i", x))
+    variables = (diagonal.map(lambda d: d[..., :, None]), diagonal.map(lambda d: d[..., None, :]), X)
+    out = Jet.constant(S.box, K_next)
+    for beta, c in weights.items():
+        term = Jet.constant(S.box, 1.0)
+        for v, k in enumerate(beta):
+            for _ in range(k):
+                term = term * variables[v]
+        out = out + term * c
+    return out
+
+
+@pytest.mark.parametrize("activation, top", [("-0.2*t**3", (2, 2)), ("0.5*t**2 - 0.3*t**3", (3,)),
+                                             ("0.02*t**5 + 0.1*t**2", (2, 1, 1))])
+def test_fused_mean_map_equals_the_jet_algebra(activation, top):
+    """The one-pass kernel (``jets.hadamard_polynomial``) against whole-array jet products, on a sparse jet."""
+    from perturbo.compiler.layer_maps import LocalMap
+    from perturbo.sampled.pattern_values import Network
+
+    rng = np.random.default_rng(7)
+    X, y, _ = make_data(P=5, N0=8, T=0, seed=6)
+    net = ShapedMLP(3, 40, activation=activation)
+    kernels = net.kernels(X)
+    network = Network(net.activation.phi, sp.Rational(1), kernels, Readout.at(kernels[-1], 5, y, 0.5))
+    box = Box(top)
+    present = [alpha for alpha in box.indices[1:] if alpha[0] > 0][:3]  # reached by one copy so far
+    S = Jet(box, {box.zero: kernels[1], **{a: 0.1 * (lambda e: e + np.swapaxes(e, -1, -2))(rng.normal(size=(2, 5, 5)))
+                                           for a in present}})
+    fused = network.mean_map(S, 2)
+    oracle = _mean_map_by_jet_algebra(LocalMap(net.activation.phi, sp.Rational(1)).weights(kernels[1]), kernels[2], S)
+    for alpha in box.indices:
+        assert np.allclose(fused[alpha], oracle[alpha], rtol=1e-12, atol=1e-14), alpha
+    assert set(fused.coefficients) <= set(oracle.coefficients) | {box.zero}

@@ -17,6 +17,7 @@ from functools import cached_property
 from itertools import product
 
 import numpy as np
+from numba import njit
 
 Index = tuple[int, ...]
 Binary = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -30,6 +31,15 @@ class Box:
         self.indices = sorted(product(*(range(a + 1) for a in self.top)), key=lambda a: (sum(a), a))
         self.zero: Index = (0,) * len(self.top)
         self.degree = sum(self.top)
+
+    def product_table(self, support: tuple[Index, ...]) -> np.ndarray:
+        """Rows ``(i, j, k)`` with ``support[i] + support[j] = support[k]``, both nonconstant: the products
+        of jets without constant term on ``support`` (its first element the zero index; for
+        ``hadamard_polynomial``)."""
+        position = {alpha: k for k, alpha in enumerate(support)}
+        rows = [(position[b], position[g], position[a]) for a in support for b, g in self.splits[a]
+                if b in position and g in position and b != self.zero and g != self.zero]
+        return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
     def contains(self, alpha: Index) -> bool:
         return all(a <= b for a, b in zip(alpha, self.top))
@@ -90,10 +100,13 @@ class Jet:
     def __sub__(self, other: Jet | np.ndarray | float) -> Jet:
         return self + (-other if isinstance(other, Jet) else -np.asarray(other))
 
-    def times(self, other: Jet, op: Binary = np.multiply) -> Jet:
-        """The truncated product ``(x y)_alpha = sum_{beta + gamma = alpha} op(x_beta, y_gamma)``."""
+    def times(self, other: Jet, op: Binary = np.multiply, max_degree: int | None = None) -> Jet:
+        """The truncated product ``(x y)_alpha = sum_{beta + gamma = alpha} op(x_beta, y_gamma)`` (only
+        ``|alpha| <= max_degree`` when given: the coefficients a caller will use)."""
         out: dict[Index, np.ndarray] = {}
         for alpha in self.box.indices:
+            if max_degree is not None and sum(alpha) > max_degree:
+                break  # indices are ordered by total degree
             total = None
             for beta, gamma in self.box.splits[alpha]:
                 if beta in self.coefficients and gamma in other.coefficients:
@@ -188,3 +201,76 @@ def cholesky(S: Jet, factor: np.ndarray, inverse: np.ndarray) -> Jet:
         lower = np.tril(X, -1) + 0.5 * np.einsum("...ii->...i", X)[..., None] * np.eye(len(factor))
         C[alpha] = factor @ lower
     return Jet(box, C)
+
+
+@njit(cache=True)
+def _times_rows(x, y, table, out):
+    """``out = x * y`` for two jets without constant term whose coefficients are rows (``(n, M)``; a ``(n, 1)``
+    operand broadcasts), entrywise along the row (``table``: rows ``(i, j, k)``, ``i, j >= 1``)."""
+    out[:, :] = 0.0
+    M = out.shape[1]
+    for row in range(table.shape[0]):
+        i, j, k = table[row, 0], table[row, 1], table[row, 2]
+        if x.shape[1] == 1:
+            xi = x[i, 0]
+            for b in range(M):
+                out[k, b] += xi * y[j, b]
+        else:
+            for b in range(M):
+                out[k, b] += x[i, b] * y[j, b]
+
+
+@njit(cache=True)
+def hadamard_polynomial(x, diagonal, weights, exponents, table, out):
+    """``out[k] = sum_beta weights[beta] * [x_aa^b1 x_bb^b2 x_ab^b3]_k`` entrywise, for a jet ``x`` without
+    constant term given by its coefficients ``x[k]`` on a support of ``n`` multi-indices (``x[0]``, the constant,
+    is zero), one row ``a`` at a time.
+
+    ``x``: ``(n, D, M, M)``; ``diagonal``: ``(n, D, M)`` its diagonals; ``weights``: ``(B, M, M)``, the layer
+    map's Taylor coefficients ``c^beta``; ``exponents``: ``(B, 3)``; ``table``: rows ``(i, j, k)`` with
+    ``support[i] + support[j] = support[k]``, ``i, j >= 1``; ``out``: ``(n, D, M, M)``. A row's jets (powers of
+    the three variables, one product per monomial) are ``n x M`` numbers that stay in cache: no temporaries of
+    size ``M^2`` and one pass over memory.
+    """
+    n, D, M = x.shape[0], x.shape[1], x.shape[2]
+    top = np.zeros(3, np.int64)
+    for beta in range(exponents.shape[0]):
+        for v in range(3):
+            top[v] = max(top[v], exponents[beta, v])
+    p_max = top.max() + 1
+    row_a = np.zeros((p_max, n, 1))  # powers of x_aa: constant along the row
+    row_b = np.zeros((p_max, n, M))  # powers of x_bb
+    row_ab = np.zeros((p_max, n, M))  # powers of x_ab
+    term = np.empty((n, M))
+    scratch = np.empty((n, M))
+    for d in range(D):
+        for k in range(n):
+            row_b[1, k, :] = diagonal[k, d, :]
+        for p in range(2, top[1] + 1):
+            _times_rows(row_b[p - 1], row_b[1], table, row_b[p])
+        for a in range(M):
+            for k in range(n):
+                row_a[1, k, 0] = diagonal[k, d, a]
+                row_ab[1, k, :] = x[k, d, a, :]
+            for p in range(2, top[0] + 1):
+                _times_rows(row_a[p - 1], row_a[1], table, row_a[p])
+            for p in range(2, top[2] + 1):
+                _times_rows(row_ab[p - 1], row_ab[1], table, row_ab[p])
+            out[:, d, a, :] = 0.0
+            for beta in range(exponents.shape[0]):
+                b1, b2, b3 = exponents[beta, 0], exponents[beta, 1], exponents[beta, 2]
+                if b2 and b3:
+                    _times_rows(row_b[b2], row_ab[b3], table, term)
+                elif b2:
+                    term[:, :] = row_b[b2]
+                elif b3:
+                    term[:, :] = row_ab[b3]
+                if b1 and (b2 or b3):
+                    _times_rows(row_a[b1], term, table, scratch)
+                    term[:, :] = scratch
+                elif b1:
+                    for k in range(n):
+                        term[k, :] = row_a[b1, k, 0]
+                for k in range(n):
+                    for b in range(M):
+                        out[k, d, a, b] += weights[beta, a, b] * term[k, b]

@@ -28,7 +28,8 @@ import sympy as sp
 from ..activation import t
 from ..compiler.layer_maps import LocalMap
 from ..runtime.gp_posterior import cholesky_of_training_kernel, gp_predict
-from .jets import Box, Jet, cholesky, dot, exp_nilpotent, matvec, outer, polynomial, trace_of_product
+from .jets import (Box, Jet, cholesky, dot, exp_nilpotent, hadamard_polynomial, matvec, outer, polynomial,
+                   trace_of_product)
 from .patterns import Pattern
 
 
@@ -64,12 +65,14 @@ class Readout:
         for _ in range(box.degree):
             step = -matvec(B, step)
             solved = solved + step
+        powers = [Jet.constant(box, 1.0), B]  # B^i to degree box.degree - (i - 1): all that tr(B^j) uses
+        while 2 * (len(powers) - 1) < box.degree:
+            i = len(powers)
+            powers.append(powers[-1].times(B, np.matmul, max_degree=box.degree - (i - 1)))
         log_det = B.map(lambda b: np.trace(b, axis1=-2, axis2=-1))
-        power = B
-        for j in range(2, box.degree + 1):
-            log_det = log_det + trace_of_product(power, B) * ((-1.0) ** (j + 1) / j)
-            if j < box.degree:
-                power = power @ B
+        for j in range(2, box.degree + 1):  # tr(B^j) = tr(B^ceil(j/2) B^floor(j/2)): no B^j formed
+            traced = trace_of_product(powers[(j + 1) // 2], powers[j // 2])
+            log_det = log_det + traced * ((-1.0) ** (j + 1) / j)
         quadratic = dot(Jet.constant(box, y), solved).nonconstant()
         z = exp_nilpotent((log_det + quadratic) * -0.5)
         if len(K) == P:
@@ -88,6 +91,23 @@ class Readout:
         return np.asarray(z.top), np.asarray(zm.top), np.asarray(zs.top)
 
 
+def _stacked(weights: dict[tuple[int, int, int], np.ndarray], M: int) -> tuple[np.ndarray, np.ndarray]:
+    """The layer map's ``c^beta`` as one ``(B, M, M)`` array and the exponents ``beta`` as ``(B, 3)``."""
+    betas = sorted(weights)
+    stacked = np.array([np.broadcast_to(weights[b], (M, M)) for b in betas]).reshape(len(betas), M, M)
+    return np.ascontiguousarray(stacked, dtype=float), np.array(betas, dtype=np.int64).reshape(len(betas), 3)
+
+
+def _support(box: Box, present: set[tuple[int, ...]], degree: int) -> set[tuple[int, ...]]:
+    """The multi-indices a polynomial of ``degree`` in jets supported on ``present`` can reach (within the box)."""
+    reached, frontier = set(present), set(present)
+    for _ in range(degree - 1):
+        frontier = {tuple(a + b for a, b in zip(f, p)) for f in frontier for p in present}
+        frontier = {alpha for alpha in frontier if box.contains(alpha)}
+        reached |= frontier
+    return reached
+
+
 class Network:
     """What pattern values depend on: the activation, ``sigma_w2`` and the kernels ``K_0 .. K_L`` (not the widths)."""
 
@@ -97,7 +117,7 @@ class Network:
         self.readout = readout
         self.sigma_w2 = float(sigma_w2)
         self.phi = [float(c) for c in reversed(sp.Poly(phi, t).all_coeffs())]
-        self.weights = [local_map.weights(K) for K in kernels[:-1]]  # map from layer l - 1 to l, l = 1..L
+        self.weights = [_stacked(local_map.weights(K), len(K)) for K in kernels[:-1]]  # layer l - 1 to l
         self._factors: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
 
     def factor(self, layer: int, needs_inverse: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -120,28 +140,26 @@ class Network:
         return C, inverse
 
     def mean_map(self, S: Jet, layer: int) -> Jet:
-        """``m(S)`` for the map into ``layer``, as its Taylor polynomial around ``K_{layer-1}``."""
+        """``m(S)`` for the map into ``layer``, as its Taylor polynomial around ``K_{layer-1}``:
+        ``m(K + X)_ab = m(K)_ab + sum_beta c^beta_ab X_aa^b1 X_bb^b2 X_ab^b3`` (``jets.hadamard_polynomial``)."""
         box, K_next = S.box, self.kernels[layer]
         X = S.nonconstant()
-        out = Jet.constant(box, K_next)
         if not X.coefficients:
-            return out
-        diagonal = X.map(lambda x: np.einsum("...ii->...i", x))
-        variables = (diagonal.map(lambda d: d[..., :, None]), diagonal.map(lambda d: d[..., None, :]), X)
-        powers: dict[tuple[int, int], Jet] = {}
-
-        def power(v: int, k: int) -> Jet:
-            if (v, k) not in powers:
-                powers[v, k] = variables[v] if k == 1 else power(v, k - 1) * variables[v]
-            return powers[v, k]
-
-        for beta, c in self.weights[layer - 1].items():
-            term = None
-            for v, k in enumerate(beta):
-                if k:
-                    term = power(v, k) if term is None else term * power(v, k)
-            out = out + term * c
-        return out
+            return Jet.constant(box, K_next)
+        weights, exponents = self.weights[layer - 1]
+        reached = _support(box, set(X.coefficients), int(exponents.sum(axis=1).max(initial=0)))
+        support = tuple(alpha for alpha in box.indices if alpha == box.zero or alpha in reached)
+        shape = np.broadcast_shapes(*(np.shape(c) for c in X.coefficients.values()))
+        stacked = np.zeros((len(support),) + shape)
+        for k, alpha in enumerate(support):
+            if alpha in X.coefficients:
+                stacked[k] = X.coefficients[alpha]
+        stacked = stacked.reshape((len(support), -1) + shape[-2:])
+        diagonal = np.ascontiguousarray(np.diagonal(stacked, axis1=-2, axis2=-1))
+        out = np.empty_like(stacked)
+        hadamard_polynomial(stacked, diagonal, weights, exponents, box.product_table(support), out)
+        coefficients = {alpha: out[k].reshape(shape) for k, alpha in enumerate(support) if k}
+        return Jet(box, {box.zero: K_next, **coefficients})
 
     def noise(self, S: Jet, m_S: Jet, layer: int, g: np.ndarray) -> Jet:
         """``xi(S, g) = sigma_w2 phi(C(S) g) phi(C(S) g)^T - m(S)`` for the copies of ``layer`` (``S`` at ``layer - 1``)."""
