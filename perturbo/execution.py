@@ -25,6 +25,7 @@ from typing import Any
 
 from .progress import progress
 
+CONNECT_SECONDS = 10
 _LOCAL_CLUSTERS: dict[int, Any] = {}
 """Clients of the local clusters this module started, by worker count; closed at exit."""
 
@@ -88,7 +89,12 @@ class Execution:
             return
         distributed = _dask()
         if self.scheduler is not None:
-            with distributed.Client(self.scheduler) as client:
+            try:
+                client = distributed.Client(self.scheduler, timeout=CONNECT_SECONDS)
+            except OSError as exc:
+                raise ValueError(f"no Dask scheduler answered at {self.scheduler} within {CONNECT_SECONDS} s ({exc}): "
+                                 "start one (dask scheduler) or check the address") from None
+            with client:
                 yield client
             return
         if self.workers not in _LOCAL_CLUSTERS:

@@ -131,9 +131,33 @@ def test_bad_execution_arguments_are_clear_errors(where, message):
         NET.evidence(X, Y, beta=BETA, order=1, method="sampled", samples=8, **where)
 
 
+def test_a_scheduler_that_does_not_answer_is_a_clear_error():
+    with pytest.raises(ValueError, match="no Dask scheduler answered at tcp://127.0.0.1:9 within"):
+        NET.evidence(X, Y, beta=BETA, order=1, method="sampled", samples=8, scheduler="tcp://127.0.0.1:9")
+
+
 def test_workers_without_sampling_is_an_error_and_a_missing_dask_names_the_extra(monkeypatch):
     with pytest.raises(ValueError, match="method='sampled' or 'auto'"):
         NET.evidence(X, Y, beta=BETA, order=1, workers=2)
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
     with pytest.raises(ValueError, match=r"pip install -e \"\.\[distributed\]\""):
         NET.evidence(X, Y, beta=BETA, order=1, method="sampled", samples=8, workers=2)
+
+
+def test_a_worker_receives_the_kernels_and_rebuilds_the_rest():
+    """What is shipped to each worker: the kernels and the read-out, not the layer maps' Taylor coefficients
+    (``B L`` more matrices); unpickled, the network gives the same pattern values bit for bit."""
+    import pickle
+
+    from perturbo.sampled.estimator import _piece_values
+    from perturbo.sampled.pattern_values import Network, Readout
+
+    kernels = NET.kernels(np.vstack([X, XT]))
+    M = len(kernels[-1])
+    network = Network(NET.activation.phi, NET.sigma_w2, kernels, Readout.at(kernels[-1], len(X), Y, 0.5))
+    shipped = pickle.dumps(network)
+    assert len(shipped) < (len(kernels) + 3) * M * M * 8 + 20_000  # kernels, K and A of the read-out, y
+    pattern = patterns(NET.depth, ORDER)[-1]
+    here = _piece_values([network], pattern, 0, 0, 4, M, slice(0, 4))
+    there = _piece_values([pickle.loads(shipped)], pattern, 0, 0, 4, M, slice(0, 4))
+    assert all(np.array_equal(a, b) for a, b in zip(here, there))

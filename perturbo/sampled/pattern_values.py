@@ -112,13 +112,30 @@ class Network:
     """What pattern values depend on: the activation, ``sigma_w2`` and the kernels ``K_0 .. K_L`` (not the widths)."""
 
     def __init__(self, phi: sp.Expr, sigma_w2: sp.Rational, kernels: list[np.ndarray], readout: Readout) -> None:
-        local_map = LocalMap(phi, sigma_w2)
+        self.activation = (phi, sigma_w2)
         self.kernels = kernels
         self.readout = readout
         self.sigma_w2 = float(sigma_w2)
         self.phi = [float(c) for c in reversed(sp.Poly(phi, t).all_coeffs())]
-        self.weights = [_stacked(local_map.weights(K), len(K)) for K in kernels[:-1]]  # layer l - 1 to l
+        self.weights = self._layer_maps()
         self._factors: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def _layer_maps(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The Taylor coefficients ``c^beta`` of the map from layer ``l - 1`` to ``l``, ``l = 1..L`` (stacked)."""
+        local_map = LocalMap(*self.activation)
+        return [_stacked(local_map.weights(K), len(K)) for K in self.kernels[:-1]]
+
+    def __getstate__(self) -> dict:
+        """Pickled (for a worker) without what the kernels determine: the layer maps' ``B L`` matrices of ``M x M``
+        (the bulk: 180 MB for the cubic at ``M = 500``, ``L = 10``) and the Cholesky factors."""
+        state = dict(self.__dict__)
+        del state["weights"]
+        state["_factors"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.weights = self._layer_maps()
 
     def factor(self, layer: int, needs_inverse: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """A factor ``C C^T = K_layer`` (Cholesky; an eigenvector factor for a singular kernel, which has no jet)."""
