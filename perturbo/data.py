@@ -66,8 +66,9 @@ def _load_npz(path: Path) -> Dataset:
                    y_test=_float_or_none(arrays.get("y_test")))
 
 
-def _digits(spec: str) -> Dataset:
-    from .datasets import PARITY, digits
+def digits_spec(spec: str) -> tuple[tuple[int, ...] | str, list[int]]:
+    """``digits:CLASSES[:N_TRAIN[:N_TEST[:SEED]]]`` read: the classes and the counts that follow them."""
+    from .datasets import PARITY
 
     fields = spec.split(":")[1:]
     try:
@@ -78,6 +79,13 @@ def _digits(spec: str) -> Dataset:
                          f"or digits:{PARITY}") from None
     if len(counts) > 3:
         raise ValueError(f"data {spec!r}: at most N_TRAIN, N_TEST and SEED follow the classes")
+    return classes, counts
+
+
+def _digits(spec: str) -> Dataset:
+    from .datasets import digits
+
+    classes, counts = digits_spec(spec)
     X, y, X_test, y_test = digits(classes, *counts)
     return Dataset(X=X, y=y, X_test=X_test if len(X_test) else None, y_test=y_test if len(y_test) else None)
 

@@ -153,19 +153,14 @@ def _network(point: dict[str, Any]):
 
 def _dataset(point: dict[str, Any]):
     """The point's training data (the first ``n_train`` points) and test data with targets."""
-    from .data import load_dataset
+    from .data import digits_spec, load_dataset
 
     spec = point["data"]
     if spec.startswith("digits:") and spec.count(":") == 1:  # the grid's counts: one test set, nested training sets
-        from .datasets import PARITY, digits_count
+        from .datasets import digits_count
 
-        name = spec.split(":")[1]
-        try:
-            classes = name if name == PARITY else tuple(int(c) for c in name.split(","))
-        except ValueError:
-            classes = None  # load_dataset says what is wrong with the name
-        if classes is not None:
-            spec = f"{spec}:{digits_count(classes) - point['n_test']}:{point['n_test']}"
+        classes, _ = digits_spec(spec)
+        spec = f"{spec}:{digits_count(classes) - point['n_test']}:{point['n_test']}"
     data = load_dataset(spec)
     P = point["n_train"] or len(data.y)
     if P > len(data.y):
