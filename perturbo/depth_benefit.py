@@ -65,5 +65,5 @@ def depth_benefit(X: np.ndarray, y: np.ndarray, beta: float = math.inf, psi: flo
             continuum = float(terms[1] / (deep.depth * P / deep.widths[0]))
         except ValueError:  # outside the continuum's domain (2 psi |x|^2 / N0 >= 1)
             continuum = None
-    K = net.kernels(X)[-1]
+    K = net.kernels(X, last_only=True)[-1]
     return DepthBenefit(np.array(depths), np.array(coefficients), continuum, float(y @ np.linalg.solve(K, y) / P))

@@ -126,10 +126,11 @@ class ShapedMLP:
         )
 
     # ----------------------------------------------------------------- kernels
-    def kernels(self, X: np.ndarray) -> list[np.ndarray]:
-        """Infinite-width kernels ``[K_0, ..., K_L]`` on the rows of ``X`` (exact Gaussian moments)."""
+    def kernels(self, X: np.ndarray, *, last_only: bool = False) -> list[np.ndarray]:
+        """Infinite-width kernels ``[K_0, ..., K_L]`` on the rows of ``X`` (exact Gaussian moments); ``[K_L]``
+        alone with ``last_only`` (one fused pass that keeps no intermediate layer)."""
         S0 = input_kernel(np.asarray(X, dtype=float), self.sigma_w2)
-        return kernel_flow(S0, numeric_mean_map(self.activation.phi, self.sigma_w2), self.depth)
+        return kernel_flow(S0, numeric_mean_map(self.activation.phi, self.sigma_w2), self.depth, last_only=last_only)
 
     def _problem(self, kernels: list[np.ndarray], n_train: int, y: np.ndarray, beta: float, order: int) -> Problem:
         return Problem(
@@ -471,7 +472,7 @@ class ShapedMLP:
 
         beta = check_beta(beta)
         X, y, X_test = check_data(X, y, X_test, beta)
-        K = self.kernels(X if X_test is None else np.vstack([X, X_test]))[-1]
+        K = self.kernels(X if X_test is None else np.vstack([X, X_test]), last_only=True)[-1]
         P = len(y)
         K_DD, K_xD, K_xx = K[:P, :P], (None if X_test is None else K[P:, :P]), (None if X_test is None else K[P:, P:])
         cholesky_of_training_kernel(K_DD, noise_variance(P, beta))  # raises if singular

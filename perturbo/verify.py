@@ -217,7 +217,7 @@ def _engine_term(net: ShapedMLP, X, y, X_test, beta: float, quantity: str, order
 
 
 def _invariants(net: ShapedMLP, X, y, X_test, beta: float) -> dict:
-    K_all = net.kernels(np.vstack([X, X_test]))[-1]
+    K_all = net.kernels(np.vstack([X, X_test]), last_only=True)[-1]
     P = len(y)
     K, k, kxx = K_all[:P, :P], K_all[:P, P], K_all[P, P]
     A = np.linalg.inv(K + noise_variance(P, beta) * np.eye(P))

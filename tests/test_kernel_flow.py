@@ -46,3 +46,39 @@ def test_kernel_overflow_is_reported():
     X = np.full((2, 3), 1e3) + np.eye(2, 3)
     with pytest.raises(ValueError, match="overflows"):
         ShapedMLP(depth=60, width=10, activation="t**5").kernels(X)
+
+
+@pytest.mark.parametrize("activation", [None, "t**2", "0.5*t**2 - 0.3*t**3", "0.001*t**7 - 0.01*t**5 - 0.3*t**3 - 0.1*t**2"])
+@pytest.mark.parametrize("sigma_w2", [1.0, 1.3])
+def test_fused_recursion_matches_layer_by_layer(activation, sigma_w2):
+    """The fused pass over all layers (``LocalPolynomial.iterate``) against the layer map applied once per layer
+    (``LocalPolynomial.apply``, itself checked against Gauss-Hermite quadrature in test_gaussian_moments); every
+    layer, exactly symmetric, and ``last_only`` the same final kernel. Enough points (37) that the parallel loop
+    splits rows between threads."""
+    from perturbo.runtime.kernel_flow import input_kernel
+    from perturbo.symbolic.mean_map import numeric_mean_map
+
+    net = ShapedMLP(depth=7, width=10, psi=-0.6, sigma_w2=sigma_w2, activation=activation)
+    X, _, _ = make_data(P=37, N0=8, scale=0.6)
+    m = numeric_mean_map(net.activation.phi, sigma_w2)
+    expected = [input_kernel(X, sigma_w2)]
+    for _ in range(net.depth):
+        expected.append(m.apply(expected[-1]))
+    kernels = net.kernels(X)
+    assert len(kernels) == net.depth + 1
+    for K, K_ref in zip(kernels, expected):
+        np.testing.assert_allclose(K, K_ref, rtol=1e-12, atol=1e-15 * np.abs(K_ref).max())
+        assert np.array_equal(K, K.T)
+    assert np.array_equal(net.kernels(X, last_only=True)[-1], kernels[-1])
+
+
+def test_kernel_overflow_names_the_first_layer_that_overflows():
+    X = np.full((3, 4), 40.0) + np.eye(3, 4)
+    net = ShapedMLP(depth=12, width=10, activation="t**3")
+    from perturbo.symbolic.mean_map import numeric_mean_map
+
+    m, K = numeric_mean_map(net.activation.phi, 1.0), X @ X.T / 4
+    first = next(layer for layer in range(1, 13) if not np.all(np.isfinite(K := m.apply(K))))
+    for last_only in (False, True):
+        with pytest.raises(ValueError, match=f"overflows at layer {first} of 12"):
+            net.kernels(X, last_only=last_only)

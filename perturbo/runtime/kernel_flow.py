@@ -14,28 +14,29 @@ from typing import Callable
 
 import numpy as np
 
+from .local_map import LocalPolynomial
+
 
 def input_kernel(X: np.ndarray, sigma_w2: float) -> np.ndarray:
     """``S_0 = sigma_w2 X X^T / N0``."""
     return sigma_w2 * (X @ X.T) / X.shape[1]
 
 
-def kernel_flow(S0: np.ndarray, mean_map: Callable[[np.ndarray], np.ndarray], depth: int) -> list[np.ndarray]:
-    """All layer kernels ``[K_0, K_1, ..., K_L]`` with ``K_l = m(K_{l-1})``.
+def kernel_flow(S0: np.ndarray, layer_map: LocalPolynomial, depth: int, *, last_only: bool = False) -> list[np.ndarray]:
+    """The layer kernels ``[K_0, K_1, ..., K_L]`` with ``K_l = m(K_{l-1})`` (``[K_L]`` if ``last_only``),
+    computed by one fused pass (``LocalPolynomial.iterate``: each entry goes through all layers in registers).
 
     Raises ``ValueError`` if the kernel overflows (polynomial growth over many layers).
     """
-    kernels = [S0]
-    for layer in range(1, depth + 1):
-        with np.errstate(over="ignore", invalid="ignore"):
-            K = mean_map(kernels[-1])
-        if not np.all(np.isfinite(K)):
-            raise ValueError(
-                f"the infinite-width kernel overflows at layer {layer} of {depth}: the activation grows too fast "
-                "for inputs of this size; rescale the inputs, or reduce the shaping strength (psi or the activation)"
-            )
-        kernels.append(K)
-    return kernels
+    out, diagonals = layer_map.iterate(S0, depth, 1 if last_only else depth)
+    finite = np.all(np.isfinite(diagonals), axis=1)
+    if not np.all(finite) or not np.all(np.isfinite(out)):
+        layer = int(np.argmin(finite)) if not np.all(finite) else depth
+        raise ValueError(
+            f"the infinite-width kernel overflows at layer {layer} of {depth}: the activation grows too fast "
+            "for inputs of this size; rescale the inputs, or reduce the shaping strength (psi or the activation)"
+        )
+    return list(out) if last_only else [np.asarray(S0, dtype=float), *out]
 
 
 def tangent_kernel_flow(kernels: list[np.ndarray], derivative_map: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

@@ -10,6 +10,13 @@ SymPy as a table (``LocalPolynomial.of``); ``apply`` runs one ``@njit(parallel=T
 summing its monomials in registers, so a layer costs one pass over ``M^2`` entries instead of one NumPy
 temporary per monomial. A symmetric ``f`` (``f(x, y, z) = f(y, x, z)``) is evaluated on the upper triangle
 and mirrored.
+
+``iterate`` composes a symmetric map with itself, ``K_l = f(K_{l-1})`` (the infinite-width kernel recursion),
+fusing all layers into one pass: the diagonal evolves on its own (``K_aa' = f(K_aa, K_aa, K_aa)``), so its
+trajectory is computed first, and then each entry runs through every layer in registers, reading ``S_0`` once
+and writing only the layers asked for. The monomials are summed in symmetric pairs,
+``w (x^i y^j + x^j y^i) z^k``, so entry ``(a, b)`` and ``(b, a)`` get bitwise the same value and the diagonal
+entries the same value as the diagonal trajectory.
 """
 from __future__ import annotations
 
@@ -43,6 +50,52 @@ def _apply(S: np.ndarray, exponents: np.ndarray, coefficients: np.ndarray, symme
                 out[b, a] = total
 
 
+@numba.njit(cache=True)
+def _diagonal_trajectory(S0: np.ndarray, depth: int, pairs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``powers[l, p, a] = (K_l)_aa^p`` for ``l = 0..depth``, with the arithmetic of ``_iterate``."""
+    M = S0.shape[0]
+    top = max(pairs.max(), 1) + 1
+    powers = np.ones((depth + 1, top, M))
+    for a in range(M):
+        s = S0[a, a]
+        for layer in range(depth + 1):
+            for p in range(1, top):
+                powers[layer, p, a] = powers[layer, p - 1, a] * s
+            total = 0.0
+            for g in range(weights.shape[0]):
+                i, j, k = pairs[g, 0], pairs[g, 1], pairs[g, 2]
+                total += weights[g] * (powers[layer, i, a] * powers[layer, j, a]
+                                       + powers[layer, j, a] * powers[layer, i, a]) * powers[layer, k, a]
+            s = total
+    return powers
+
+
+@numba.njit(parallel=True, cache=True)
+def _iterate(S0: np.ndarray, powers: np.ndarray, pairs: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
+    """``out[-n:]`` = the last ``n`` layers ``K_l``: row by row, every layer in turn on a row held in cache
+    (the inner loops run along the row and vectorise)."""
+    M = S0.shape[0]
+    depth, top = powers.shape[0] - 1, powers.shape[1]
+    first_kept = depth - out.shape[0]
+    for a in numba.prange(M):
+        row = np.ones((top, M))  # powers of the row's entries at the current layer
+        total = np.empty(M)
+        row[1, :] = S0[a, :]
+        for layer in range(depth):
+            for p in range(2, top):
+                for b in range(M):
+                    row[p, b] = row[p - 1, b] * row[1, b]
+            total[:] = 0.0
+            for g in range(weights.shape[0]):
+                i, j, k = pairs[g, 0], pairs[g, 1], pairs[g, 2]
+                w, x_i, x_j = weights[g], powers[layer, i, a], powers[layer, j, a]
+                for b in range(M):
+                    total[b] += w * (x_i * powers[layer, j, b] + x_j * powers[layer, i, b]) * row[k, b]
+            row[1, :] = total
+            if layer >= first_kept:
+                out[layer - first_kept, a, :] = total
+
+
 @dataclass(frozen=True)
 class LocalPolynomial:
     """``f(S_aa, S_bb, S_ab)`` as monomial exponents ``(i, j, k)`` and float coefficients."""
@@ -59,6 +112,29 @@ class LocalPolynomial:
         terms = sp.Poly(expr, *variables).terms() if expr != 0 else []
         exponents = np.array([monomial for monomial, _ in terms], dtype=np.int64).reshape(-1, 3)
         return cls(exponents, np.array([float(c) for _, c in terms]), bool(symmetric))
+
+    def __call__(self, S: np.ndarray) -> np.ndarray:
+        return self.apply(S)
+
+    def symmetric_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``(i, j, k)``, ``i <= j``, and weights ``w`` with ``f = sum w (x^i y^j + x^j y^i) z^k``."""
+        if not self.symmetric:
+            raise ValueError("only a symmetric map f(x, y, z) = f(y, x, z) can be iterated on a Gram matrix")
+        keep = self.exponents[:, 0] <= self.exponents[:, 1]
+        halve = np.where(self.exponents[keep, 0] == self.exponents[keep, 1], 0.5, 1.0)
+        return np.ascontiguousarray(self.exponents[keep]), self.coefficients[keep] * halve
+
+    def iterate(self, S0: np.ndarray, depth: int, kept: int) -> tuple[np.ndarray, np.ndarray]:
+        """The last ``kept`` of ``K_1 .. K_depth`` (``K_l = f(K_{l-1})``, ``K_0 = S0``) as one ``(kept, M, M)``
+        array, and the diagonals ``(depth + 1, M)`` of all layers (see the module docstring)."""
+        S0 = np.ascontiguousarray(S0, dtype=float)
+        pairs, weights = self.symmetric_pairs()
+        powers = _diagonal_trajectory(S0, depth, pairs, weights)
+        diagonals = powers[:, 1, :]
+        out = np.empty((kept,) + S0.shape)
+        if np.all(np.isfinite(diagonals)):
+            _iterate(S0, powers, pairs, weights, out)
+        return out, diagonals
 
     def apply(self, S: np.ndarray) -> np.ndarray:
         """``f(S)`` on a symmetric ``M x M`` matrix."""

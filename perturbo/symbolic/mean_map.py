@@ -11,7 +11,6 @@ variance; ``mean_part_expr`` is the part ``sigma_w2 mu(S_aa) mu(S_bb)`` of ``m``
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 import sympy as sp
@@ -43,13 +42,14 @@ def mean_part_expr(phi: sp.Expr, sigma_w2: sp.Expr) -> sp.Expr:
 
 
 @lru_cache(maxsize=64)
-def numeric_derivative_map(phi: sp.Expr, sigma_w2: float) -> Callable[[np.ndarray], np.ndarray]:
+def numeric_derivative_map(phi: sp.Expr, sigma_w2: float) -> LocalPolynomial:
     """``S -> sigma_w2 E[phi'(z_a) phi'(z_b)]``: the layer map of the derivative, which carries the neural tangent
     kernel from one layer to the next."""
     return numeric_mean_map(sp.diff(phi, t), sigma_w2)
 
 
 @lru_cache(maxsize=64)
-def numeric_mean_map(phi: sp.Expr, sigma_w2: float) -> Callable[[np.ndarray], np.ndarray]:
-    """Vectorised ``S -> m(S)`` on a symmetric Gram matrix (exact polynomial, one compiled pass)."""
-    return LocalPolynomial.of(mean_map_expr(phi, sp.nsimplify(sigma_w2, rational=True)), (S_aa, S_bb, S_ab)).apply
+def numeric_mean_map(phi: sp.Expr, sigma_w2: float) -> LocalPolynomial:
+    """``S -> m(S)`` on a symmetric Gram matrix (exact polynomial, one compiled pass; ``iterate`` for the
+    recursion over layers)."""
+    return LocalPolynomial.of(mean_map_expr(phi, sp.nsimplify(sigma_w2, rational=True)), (S_aa, S_bb, S_ab))
