@@ -17,11 +17,15 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
 from perturbo import ShapedMLP
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's oracles
+from tests.oracle import pullback  # noqa: E402
 
 
 def data(P: int, T: int, N0: int, seed: int = 0):
@@ -66,11 +70,13 @@ def versus_reference(P: int) -> dict:
     first_order_run(net, 4, 1)
     X, y, Xt = data(P, 1, P + 5)
     out = {}
-    for backend in ("compiled", "reference"):
-        start = time.perf_counter()
-        net.evidence(X, y, beta=10.0, order=1, backend=backend)
-        net.predict(X, y, Xt, beta=10.0, order=1, backend=backend)
-        out[backend] = time.perf_counter() - start
+    start = time.perf_counter()
+    net.evidence(X, y, beta=10.0, order=1)
+    net.predict(X, y, Xt, beta=10.0, order=1)
+    out["compiled"] = time.perf_counter() - start
+    start = time.perf_counter()
+    pullback.series(net, X, y, Xt, 10.0, order=1)
+    out["reference"] = time.perf_counter() - start
     out["ratio"] = out["reference"] / out["compiled"]
     return out
 
@@ -144,14 +150,15 @@ import time
 start = time.perf_counter()
 import numpy as np, sympy as sp
 from perturbo import ShapedMLP
-from perturbo.codegen import reference_moments
+from tests.oracle import pullback
+from tests.oracle.pullback.tables import cached_layer_moments
 net = ShapedMLP(depth=4, width=100, psi={psi})
 imported = time.perf_counter()
-reference_moments(net.activation.phi, sp.Integer(1), {order})  # derive or load
+cached_layer_moments(net.activation.phi, sp.Integer(1), {order})  # derive or load
 ready = time.perf_counter()
 rng = np.random.default_rng(0)
 P = 3 if {order} < 3 else 2  # the cubic's order 3 at P = 3 takes minutes
-net.evidence(rng.normal(size=(P, 6)), rng.normal(size=P), beta=10.0, order={order}, backend="reference")
+pullback.series(net, rng.normal(size=(P, 6)), rng.normal(size=P), None, 10.0, {order})
 print(ready - imported, time.perf_counter() - start)
 """
 
@@ -166,7 +173,8 @@ def cold_and_warm_reference(psi: float, order: int) -> dict:
         script = REFERENCE_COLD_WARM.format(psi=psi, order=order)
         runs = []
         for _ in range(2):
-            out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+            out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
+                                 cwd=Path(__file__).resolve().parents[1])  # the oracle imports from tests/
             runs.append([float(v) for v in out.stdout.split()])
     (cold_ready, cold_total), (warm_ready, warm_total) = runs
     return {"cold_ready": cold_ready, "warm_ready": warm_ready, "ready_ratio": cold_ready / warm_ready,

@@ -1,4 +1,5 @@
-"""How large a dataset the reference (pure Python/NumPy) path handles, per order.
+"""How large a dataset the pull-back oracle (``tests/oracle/pullback``, the former ``backend="reference"``, pure
+Python/NumPy) handles, per order.
 
 Times ``evidence`` + ``predict`` (one test point) for a depth-4 network, growing the
 number of training points ``P`` at each order until one evaluation takes over a
@@ -11,11 +12,16 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from perturbo import ShapedMLP
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's oracles
+from tests.oracle import pullback  # noqa: E402
 
 
 def one_run(net: ShapedMLP, P: int, order: int) -> float:
@@ -23,8 +29,7 @@ def one_run(net: ShapedMLP, P: int, order: int) -> float:
     X = rng.normal(size=(P + 1, 2 * P + 4)) * 0.8
     y = rng.normal(size=P)
     start = time.perf_counter()
-    net.evidence(X[:P], y, beta=4.0, order=order)
-    net.predict(X[:P], y, X[P:], beta=4.0, order=order)
+    pullback.series(net, X[:P], y, X[P:], 4.0, order)
     return time.perf_counter() - start
 
 

@@ -22,7 +22,8 @@ import numpy as np
 import sympy as sp
 
 from perturbo import ShapedMLP
-from perturbo.backends import Problem, compiled
+from perturbo.compiler import moments as compiled
+from perturbo.problem import Problem
 from perturbo.sampled.estimator import sampled_series
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import sympy as sp
 
-from . import __version__
+from ._version import __version__
 from .data import Dataset, demo_dataset, load_dataset
 from .datasets import linear_teacher
 from .model import MAX_ORDER, ShapedMLP

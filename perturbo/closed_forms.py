@@ -23,6 +23,8 @@ import sympy as sp
 from sympy import QQ
 from sympy.polys.rings import ring
 
+from .symbolic.width_moments import central_moments, log_raw_moment_coefficients
+
 QUANTITIES = ("log_evidence", "mean", "var")
 LARGEST_ORDER = 4
 
@@ -106,15 +108,15 @@ class _Ring:
 
     @cached_property
     def delta_moments(self) -> list:
-        """``E[delta^j]``, ``j = 0..2 order``, in ``eps`` and the power sums ``p_a``."""
+        """``E[delta^j]``, ``j = 0..2 order``, in ``eps`` and the power sums ``p_a`` (``symbolic.width_moments``)."""
         E, order = self.of[eps], self.order
         raw = []
         for k in range(self.J + 1):
-            exponent = sum((QQ((-1) ** (a + 1) * sum((2 * i) ** a for i in range(k)), a) * self.of[p(a)] * E**a
-                            for a in range(1, order + 1)), self.ring.zero)
+            coefficients = log_raw_moment_coefficients(k, order)
+            exponent = sum((QQ(c.numerator, c.denominator) * self.of[p(a)] * E**a
+                            for a, c in enumerate(coefficients, start=1)), self.ring.zero)
             raw.append(self.exp(exponent))
-        return [sum((raw[k] * (math.comb(j, k) * (-1) ** (j - k)) for k in range(j + 1)), self.ring.zero)
-                for j in range(self.J + 1)]
+        return central_moments(raw)
 
     def expectation(self, F):
         """``E[F(delta)]``: ``delta^j -> E[delta^j]``."""

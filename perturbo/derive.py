@@ -151,8 +151,8 @@ def derive(order: int, activation: str | None = None, out_dir: Path | str = "der
     table = truncation_table(order)
 
     md = [f"# Order {order} of the 1/n expansion for $\\phi(t) = {sp.latex(phi)}$\n\n",
-          "Written by `perturbo derive`; the runtime evaluates exactly these objects ",
-          "(`perturbo.runtime.layer_step`, `perturbo.runtime.contraction`). ",
+          "Written by `perturbo derive`; the test suite's pull-back oracle evaluates exactly these objects ",
+          "(`tests/oracle/pullback`), and the compiler derives the same series its own way. ",
           "Widths $N_l = n c_l$, $\\epsilon = 1/n$, $\\lambda = n/N_l$; "
           "labels $0, 1, \\dots$ are abstract points (they may coincide), $s_{pq}$ their covariance.\n\n",
           "## One-copy moments (Wick)\n\n",

@@ -27,7 +27,9 @@ from .results import (
     require_finite,
     truncation_diagnostics,
 )
-from .backends import BACKENDS, Moments, Problem
+from .compiler import moments as compiled_moments
+from .compiler import plan as compiler_plan
+from .problem import Moments, Problem
 from .execution import Execution
 from .runtime import series
 from .runtime.gp_posterior import (
@@ -60,16 +62,20 @@ if TYPE_CHECKING:
 MAX_ORDER = 4
 """Highest order offered (the cost of an exact order grows steeply with it: see README)."""
 
-BACKEND_CHOICES = ("auto", "compiled", "reference")
+BACKEND_CHOICES = ("auto", "compiled")
 Statistic = Callable[[Moments], np.ndarray]
 Evaluator = Callable[[Statistic], tuple[np.ndarray, np.ndarray | None]]
 
 
-def _choose_backend(backend: str) -> str:
-    """``auto`` and ``compiled``: the compiler (every order); ``reference``: the pure-Python path."""
+def _check_backend(backend: str) -> None:
+    """``auto`` and ``compiled`` both name the compiler (every order); ``reference`` was retired."""
+    if backend == "reference":
+        raise ValueError(
+            "backend='reference' was retired: the pure-Python pull-back is now an independent oracle of the test "
+            "suite (tests/oracle/pullback), not an evaluator; use backend='auto' (the compiler, every order), and "
+            "perturbo.verify or method='sampled' to cross-check it")
     if backend not in BACKEND_CHOICES:
         raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, not {backend!r}")
-    return "reference" if backend == "reference" else "compiled"
 
 
 def _exact(moments: Callable[[], Moments]) -> Evaluator:
@@ -132,18 +138,14 @@ class ShapedMLP:
         S0 = input_kernel(np.asarray(X, dtype=float), self.sigma_w2)
         return kernel_flow(S0, numeric_mean_map(self.activation.phi, self.sigma_w2), self.depth, last_only=last_only)
 
-    def _problem(self, kernels: list[np.ndarray], n_train: int, y: np.ndarray, beta: float, order: int) -> Problem:
+    def _problem(
+        self, kernels: list[np.ndarray], n_train: int, y: np.ndarray, beta: float, order: int,
+        lowering: str | None = None,
+    ) -> Problem:
         return Problem(
             self.activation.phi, sp.nsimplify(self.sigma_w2, rational=True), kernels, n_train, y,
-            noise_variance(n_train, beta), self.widths, order,
+            noise_variance(n_train, beta), self.widths, order, lowering,
         )
-
-    def _moments(
-        self, kernels: list[np.ndarray], n_train: int, y: np.ndarray, beta: float, order: int, backend: str
-    ) -> Moments:
-        """The backend's series of ``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` (kernels on the stacked inputs;
-        the caller has checked that the training block is positive definite)."""
-        return BACKENDS[_choose_backend(backend)](self._problem(kernels, n_train, y, beta, order))
 
     def _continuum_strength(self, order: int, backend: str) -> float:
         """``psi`` of the default cubic, once it is checked that ``limit="continuum"`` applies to this network."""
@@ -163,10 +165,12 @@ class ShapedMLP:
 
     def _series_inputs(
         self, X_all: np.ndarray, n_train: int, y: np.ndarray, beta: float, order: int, backend: str,
-        limit: str | None, sampling: Sampling,
-    ) -> tuple[np.ndarray, Evaluator, str]:
+        limit: str | None, sampling: Sampling, lowering: str | None,
+    ) -> tuple[np.ndarray, Evaluator | None, str, str | None]:
         """``K_L`` on the stacked inputs, an evaluator of statistics of the moments' series around it (each
-        returned with its standard error, ``None`` when exact) and the method that evaluates them.
+        returned with its standard error, ``None`` when exact; no evaluator at order 0), the method that
+        evaluates them and the compiler's lowering (``None`` where the compiler does not run: order 0, sampled,
+        continuum).
 
         ``limit="continuum"``: ``L -> inf`` at fixed ``L/N`` (default cubic, first order): ``K(1)`` and
         ``compiler.continuum``. ``sampling.method="sampled"``: the drawn insertion patterns (``sampled``).
@@ -175,17 +179,23 @@ class ShapedMLP:
             raise ValueError("limit='continuum' is evaluated exactly: leave method='exact'")
         if sampling.method != "exact" and backend != "auto":
             raise ValueError(f"method={sampling.method!r} has its own evaluator: leave backend='auto'")
+        if lowering is not None and (sampling.method != "exact" or limit is not None or not order):
+            raise ValueError("lowering= chooses how the compiler evaluates an exact order >= 1: use it with "
+                             "method='exact', no limit and order >= 1 (or leave lowering=None)")
         if limit is None:
+            if not order:  # the Gaussian process alone: K_L is all it needs
+                return self.kernels(X_all, last_only=True)[-1], None, "exact", None
             kernels = self.kernels(X_all)
-            problem = self._problem(kernels, n_train, y, beta, order)
-            method, samples = sampling.decide(problem) if order else ("exact", 0)
+            problem = self._problem(kernels, n_train, y, beta, order, lowering)
+            method, samples = sampling.decide(problem)
             if method == "sampled":
                 from .sampled.estimator import sampled_series
 
                 drawn = sampled_series(problem, samples, sampling.seed, execution=sampling.execution)
                 _warn_if_heavy_tailed(drawn)
-                return kernels[-1], drawn.statistic, method
-            return kernels[-1], _exact(lambda: self._moments(kernels, n_train, y, beta, order, backend)), method
+                return kernels[-1], drawn.statistic, method, None
+            ran = compiler_plan(problem).lowering  # raises here, before any work, if the lowering does not apply
+            return kernels[-1], _exact(lambda: compiled_moments(problem)), method, ran
         if limit != "continuum":
             raise ValueError(f"limit must be None or 'continuum', got {limit!r}")
         from .compiler import continuum
@@ -195,19 +205,20 @@ class ShapedMLP:
         continuum.check_domain(K0, strength)
         depth_over_width = self.depth / self.widths[0]
         return continuum.flow(K0, strength, 1.0), _exact(lambda: continuum.continuum_moments(
-            K0, n_train, y, noise_variance(n_train, beta), strength, depth_over_width)), "exact"
+            K0, n_train, y, noise_variance(n_train, beta), strength, depth_over_width)), "exact", None
 
     # ------------------------------------------------------------ the series
     def evidence(
         self, X: np.ndarray, y: np.ndarray, beta: float = math.inf, order: int = 0, backend: str = "auto",
         limit: str | None = None, method: str = "exact", samples: int | None = None, seed: int = 0,
         rtol: float | None = None, workers: int | None = None, scheduler: str | None = None, client: Any = None,
+        lowering: str | None = None,
     ) -> Evidence:
         """Log evidence ``log E_prior[N(y; f(X), (P/beta) I)]`` to ``order`` in ``1/width``.
 
         ``terms[0]`` is the Gaussian-process value; ``terms[k]`` the ``n^-k`` part of
         ``log(E[z])``, ``z`` the evidence relative to the Gaussian process. ``backend``:
-        ``"compiled"`` or ``"auto"`` (the compiler, every order), ``"reference"`` (the pure-Python path).
+        ``"auto"`` or ``"compiled"``, the compiler (every order; ``"reference"`` was retired).
         ``limit="continuum"``: the ``L -> inf`` limit at fixed ``L/N`` of terms 0 and 1 (default cubic,
         ``sigma_w2 = 1``, equal widths): term 0 the GP of the continuum kernel, term 1
         ``(L/N) int_0^1 h(t) dt`` (``compiler/continuum.py``).
@@ -218,13 +229,16 @@ class ShapedMLP:
         ``workers=k`` (a local Dask cluster of ``k`` processes), ``scheduler="tcp://..."`` or ``client=`` (a
         ``dask.distributed.Client``) run the sampled draws as tasks on a cluster; the numbers do not depend on
         the number of workers (``execution``).
+        ``lowering``: how the compiler evaluates an exact order >= 1, ``"dense"``, ``"factored"`` (order 1) or
+        ``"scale"`` (linear maps); ``None`` lets the cost model choose (``perturbo.compiler.cost``).
+        ``Evidence.lowering`` says which ran.
         """
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
-        _choose_backend(backend)  # a bad name is an error before anything is computed
+        _check_backend(backend)  # a bad name is an error before anything is computed
         sampling = Sampling.checked(method, samples, seed, rtol, Execution.checked(workers, scheduler, client))
         X, y, _ = check_data(X, y, None, beta)
-        K, evaluate, chosen = self._series_inputs(X, len(y), y, beta, order, backend, limit, sampling)
+        K, evaluate, chosen, ran = self._series_inputs(X, len(y), y, beta, order, backend, limit, sampling, lowering)
         terms = np.zeros(order + 1)
         terms[0] = gp_log_evidence(K, y, noise_variance(len(y), beta))  # raises if singular
         terms_se = None
@@ -245,6 +259,7 @@ class ShapedMLP:
             converging=converging,
             terms_se=terms_se,
             method=chosen,
+            lowering=ran,
         )
 
     def predict(
@@ -263,19 +278,21 @@ class ShapedMLP:
         workers: int | None = None,
         scheduler: str | None = None,
         client: Any = None,
+        lowering: str | None = None,
     ) -> Prediction:
         """Posterior predictive mean, variance and covariance of ``f(X_test)`` to ``order`` (``backend``,
-        ``limit``, ``method``, ``samples``, ``seed``, ``rtol``, ``workers``, ``scheduler`` and ``client``: see
-        evidence; ``method="sampled"`` gives ``mean_terms_se``, ``var_terms_se`` and ``cov_terms_se``)."""
+        ``limit``, ``method``, ``samples``, ``seed``, ``rtol``, ``workers``, ``scheduler``, ``client`` and
+        ``lowering``: see evidence; ``method="sampled"`` gives ``mean_terms_se``, ``var_terms_se`` and ``cov_terms_se``)."""
         beta = check_beta(beta)
         order = check_order(order, MAX_ORDER)
-        _choose_backend(backend)  # a bad name is an error before anything is computed
+        _check_backend(backend)  # a bad name is an error before anything is computed
         sampling = Sampling.checked(method, samples, seed, rtol, Execution.checked(workers, scheduler, client))
         if X_test is None:
             raise ValueError("predict needs test inputs X_test of shape (T, N0)")
         X, y, X_test = check_data(X, y, X_test, beta)
         P, T = len(y), len(X_test)
-        K, evaluate, chosen = self._series_inputs(np.vstack([X, X_test]), P, y, beta, order, backend, limit, sampling)
+        K, evaluate, chosen, ran = self._series_inputs(
+            np.vstack([X, X_test]), P, y, beta, order, backend, limit, sampling, lowering)
         mean, cov = gp_predict(K[:P, :P], K[P:, :P], K[P:, P:], y, noise_variance(P, beta))  # raises if singular
         mean_terms, cov_terms = mean[None], cov[None]
         mean_se = cov_se = None
@@ -313,6 +330,7 @@ class ShapedMLP:
             var_terms_se=var_se,
             cov_terms_se=cov_se,
             method=chosen,
+            lowering=ran,
             noise_variance=noise_variance(P, beta),
         )
 

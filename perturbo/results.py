@@ -121,6 +121,7 @@ class Evidence:
     converging: bool | None = None  # corrections shrinking; None below order 2
     terms_se: np.ndarray | None = None  # (K+1,) standard errors of sampled terms (terms_se[0] == 0); None if exact
     method: str = "exact"  # "exact" or "sampled" (what method="auto" chose)
+    lowering: str | None = None  # the compiler's lowering that ran: "dense", "factored", "scale"; None if it did not
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class Prediction(PredictiveResult):
     cov_terms_se: np.ndarray | None = None  # (K+1, T, T)
     method: str = "exact"  # "exact" or "sampled"
     noise_variance: float = 0.0  # P/beta
+    lowering: str | None = None  # as for Evidence
 
 
 @dataclass(frozen=True)

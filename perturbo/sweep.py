@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .execution import Execution
 
 KEYS = {"data", "n_train", "n_test", "depths", "widths", "noise", "psi", "activation", "sigma_w2", "order", "method",

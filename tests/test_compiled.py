@@ -1,4 +1,4 @@
-"""The compiled first order (perturbo.codegen) against the reference path, and its cache."""
+"""The compiled first order (perturbo.codegen) against the pull-back oracle (tests/oracle/pullback), and its cache."""
 from __future__ import annotations
 
 import math
@@ -15,12 +15,12 @@ import sympy as sp
 from perturbo import ShapedMLP
 from perturbo.activation import t
 from perturbo.codegen import cache, first_order_module, first_order_source
-from perturbo.compiler import cost
 from perturbo.codegen.contraction_order import components, share_steps, shared_stars, step_expression
 from perturbo.codegen.contraction_order import steps_used
 from perturbo.ir.networks import Hadamard, Kernel, Network, canonical, quadratic_networks
 from perturbo.ir.words import part_of_degree, readout_words
 from perturbo.symbolic.derivative_kernels import local_algebra
+from tests.oracle import pullback
 
 CASES = [
     # (depth, width, psi, activation, beta)
@@ -33,29 +33,29 @@ CASES = [
 
 
 @pytest.mark.parametrize("depth, width, psi, activation, beta", CASES)
-def test_compiled_equals_reference(depth, width, psi, activation, beta, first_order_lowering):
+def test_compiled_equals_the_pullback_oracle(depth, width, psi, activation, beta, first_order_lowering):
     rng = np.random.default_rng(depth)
     X, y, X_test = rng.normal(size=(4, 6)), rng.normal(size=4), rng.normal(size=(2, 6))
     X_test[1] = X[0]  # a test point equal to a training point
     net = ShapedMLP(depth=depth, width=width, psi=psi, activation=activation)
-    fast = net.evidence(X, y, beta=beta, order=1, backend="compiled")
-    slow = net.evidence(X, y, beta=beta, order=1, backend="reference")
+    fast = net.evidence(X, y, beta=beta, order=1, lowering=first_order_lowering)
+    slow_p = slow = pullback.series(net, X, y, X_test, beta, order=1)
     assert fast.terms[1] == pytest.approx(slow.terms[1], rel=1e-10, abs=1e-14)
-    fast_p = net.predict(X, y, X_test, beta=beta, order=1, backend="compiled")
-    slow_p = net.predict(X, y, X_test, beta=beta, order=1, backend="reference")
+    fast_p = net.predict(X, y, X_test, beta=beta, order=1, lowering=first_order_lowering)
+    assert fast.lowering == fast_p.lowering == first_order_lowering
     scale = np.max(np.abs(slow_p.cov_terms[1])) + np.max(np.abs(slow_p.mean_terms[1]))
     assert np.max(np.abs(fast_p.mean_terms[1] - slow_p.mean_terms[1])) <= 1e-10 * scale
     assert np.max(np.abs(fast_p.cov_terms[1] - slow_p.cov_terms[1])) <= 1e-10 * scale
 
 
 @pytest.mark.parametrize("psi, activation, beta", [(-0.6, None, 3.0), (0.0, "0.5*t**2 - 0.3*t**3", math.inf)])
-def test_second_order_covariance_equals_reference(psi, activation, beta):
-    """Order 2 with two test points: the full covariance (the reference runs the pair's own chain)."""
+def test_second_order_covariance_equals_the_pullback_oracle(psi, activation, beta):
+    """Order 2 with two test points: the full covariance (the oracle runs the pair's own chain)."""
     rng = np.random.default_rng(11)
     X, y, X_test = rng.normal(size=(2, 6)) * 0.6, rng.normal(size=2), rng.normal(size=(2, 6)) * 0.6
     net = ShapedMLP(depth=2, width=[40, 60], psi=psi, activation=activation)
     fast = net.predict(X, y, X_test, beta=beta, order=2, backend="compiled")
-    slow = net.predict(X, y, X_test, beta=beta, order=2, backend="reference")
+    slow = pullback.series(net, X, y, X_test, beta, order=2)
     for k in (1, 2):
         scale = np.max(np.abs(slow.cov_terms[k]))
         assert np.max(np.abs(fast.cov_terms[k] - slow.cov_terms[k])) <= 1e-10 * scale
@@ -66,6 +66,9 @@ def test_backend_names_are_checked():
     net = ShapedMLP(depth=2, width=30, psi=-0.3)
     with pytest.raises(ValueError, match="backend must be one of"):
         net.evidence(np.eye(2, 3), np.ones(2), order=1, backend="fast")
+    for call in (net.evidence, lambda *a, **k: net.predict(*a[:2], np.eye(1, 3), **k)):
+        with pytest.raises(ValueError, match="backend='reference' was retired.*tests/oracle/pullback.*backend='auto'"):
+            call(np.eye(2, 3), np.ones(2), order=1, backend="reference")
 
 
 def test_readout_words_reproduce_the_hand_expansion_of_z():
@@ -88,8 +91,7 @@ def test_sliced_loops_in_several_blocks(psi, activation, monkeypatch):
     net = ShapedMLP(depth=3, width=40, psi=psi, activation=activation)
     module = first_order_module(net.activation.phi, sp.Integer(1))
     monkeypatch.setattr(module, "SLICE_ENTRIES", 50)  # 4 points: blocks of 3 and 1; 6 points: blocks of 1
-    monkeypatch.setattr(cost, "FACTORED_FROM_POINTS", 0)
-    test_compiled_equals_reference(3, 40, psi, activation, 2.0, "factored")
+    test_compiled_equals_the_pullback_oracle(3, 40, psi, activation, 2.0, "factored")
 
 
 def test_shared_stars_regroup_the_cubic_complete_graph_components():
@@ -326,16 +328,16 @@ def test_derived_arrays_are_reused_and_damage_derives_again(tmp_path, monkeypatc
     assert derive.calls == 6
 
 
-def test_reference_moments_round_trip_through_the_cache(tmp_path, monkeypatch):
+def test_oracle_moment_tables_round_trip_through_the_cache(tmp_path, monkeypatch):
     """A second process gets the same moment tables from disk: same coefficients at any base point."""
-    from perturbo.codegen import reference_moments
-    from perturbo.symbolic.copy_moments import layer_moments, local_pairs
+    from perturbo.symbolic.copy_moments import local_pairs
+    from tests.oracle.pullback.tables import cached_layer_moments, layer_moments
 
     monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
     phi = t - sp.Rational(1, 5) * t**3
-    derived = reference_moments(phi, sp.Integer(1), 2)
-    reference_moments.cache_clear()
-    loaded = reference_moments(phi, sp.Integer(1), 2)
+    derived = cached_layer_moments(phi, sp.Integer(1), 2)
+    cached_layer_moments.cache_clear()
+    loaded = cached_layer_moments(phi, sp.Integer(1), 2)
     assert loaded is not derived and len(list((tmp_path / "arrays").glob("moments_*.npz"))) == 1
     rng = np.random.default_rng(1)
     for r, poly in layer_moments(phi, sp.Integer(1), 2).items():

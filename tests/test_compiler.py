@@ -12,6 +12,7 @@ reference path in ``test_compiled`` and ``test_shaping_degrees``.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -20,7 +21,6 @@ import sympy as sp
 
 from perturbo import ShapedMLP
 from perturbo.activation import t
-from perturbo.backends import Moments, Problem
 from perturbo.compiler import cost, moments, plan
 from perturbo.compiler.copy_cumulants import CopyCumulants
 from perturbo.compiler.dense import dense_moments
@@ -29,6 +29,7 @@ from perturbo.compiler.layer_maps import LocalMap, propagate
 from perturbo.compiler.runtime_terms import LayerTransfer
 from perturbo.compiler.transfer import transfer_terms_for
 from perturbo.compiler.scale import delta_moments, scale_moments
+from perturbo.problem import Moments, Problem
 from perturbo.symbolic.mean_map import numeric_mean_map
 from tests.oracle import pattern_series
 from tests.oracle.tables import CopyMoments
@@ -211,3 +212,17 @@ def test_dense_cost_grows_with_the_points_as_documented():
     large = cost.dense_cost(cost.Size.of(problem(CUBIC, 2, 30, P=8, T=0, order=2, beta=2.0)))
     assert large[1] / small[1] == pytest.approx(2.0**6)  # memory M^(2 order + 2)
     assert 2.0**4 < large[0] / small[0] <= 2.0**6  # time: sum over kappa_n of M^(2n), n <= order + 1
+
+
+def test_a_requested_lowering_runs_or_is_refused():
+    """``lowering=`` on the problem is what the plan returns; one that does not apply is a ``ValueError``."""
+    first = problem(CUBIC, 2, 30, P=4, T=2, order=1, beta=2.0)
+    for lowering in ("dense", "factored"):
+        assert plan(dataclasses.replace(first, lowering=lowering)).lowering == lowering
+    linear = problem("0.5*t", 2, 30, P=4, T=2, order=2, beta=2.0)
+    assert plan(dataclasses.replace(linear, lowering="dense")).lowering == "dense"
+    for pr, lowering, message in [(first, "scale", "needs a linear activation"),
+                                  (dataclasses.replace(first, order=2), "factored", "the first order's"),
+                                  (first, "sparse", "lowering must be None")]:
+        with pytest.raises(ValueError, match=message):
+            plan(dataclasses.replace(pr, lowering=lowering))

@@ -89,7 +89,7 @@ def test_outside_the_domain_and_other_bad_requests_are_value_errors():
         net.predict(X, y, outside, order=1, limit="continuum")
     for call, message in [
         (lambda: net.evidence(X, y, order=2, limit="continuum"), "derived at first order"),
-        (lambda: net.evidence(X, y, order=1, limit="continuum", backend="reference"), "one evaluator"),
+        (lambda: net.evidence(X, y, order=1, limit="continuum", backend="compiled"), "one evaluator"),
         (lambda: net.evidence(X, y, order=1, limit="infinite"), "limit must be None or 'continuum'"),
         (lambda: ShapedMLP(8, [100] * 7 + [50], psi=0.6).evidence(X, y, order=1, limit="continuum"), "equal widths"),
         (lambda: ShapedMLP(8, 100, activation="t**2").evidence(X, y, order=1, limit="continuum"), "default cubic"),

@@ -8,11 +8,12 @@ import sympy as sp
 
 from perturbo.activation import Activation, parse_shaping
 from perturbo.runtime import series
-from perturbo.runtime.contraction import readout_polynomials
-from perturbo.runtime.layer_step import falling_factorial_weight, partitions_without_singletons
-from perturbo.runtime.truncated_poly import GramEntries
-from perturbo.symbolic.copy_moments import LocalPolynomial, copy_moment, local_pairs, taylor_table
+from perturbo.symbolic.copy_moments import copy_moment, local_pairs
 from perturbo.symbolic.mean_map import S_aa, S_ab, S_bb, mean_map_expr
+from tests.oracle.pullback.contraction import readout_polynomials
+from tests.oracle.pullback.layer_step import falling_factorial_weight, partitions_without_singletons
+from tests.oracle.pullback.tables import TaylorTable, taylor_table
+from tests.oracle.pullback.truncated_poly import GramEntries
 
 eps = sp.Symbol("eps")
 
@@ -70,7 +71,7 @@ def random_covariance(n: int, seed: int) -> np.ndarray:
 def evaluate(poly, cov: np.ndarray) -> float:
     """The polynomial at ``s_pq = cov[p, q]`` (the numeric evaluator is checked in the Taylor test)."""
     base = np.array([cov[p, q] for p, q in local_pairs(len(cov))])
-    return LocalPolynomial.from_poly(poly, len(cov), degree=0).coefficients(base)[0][1]
+    return TaylorTable.from_poly(poly, len(cov), degree=0).coefficients(base)[0][1]
 
 
 ACTIVATION = Activation(parse_shaping("0.5*t**2 - 0.3*t**3", 0.0), 2)
@@ -111,7 +112,7 @@ def test_coincident_labels_give_the_moment_of_fewer_points():
 
 def test_taylor_table_reconstructs_the_polynomial():
     poly = copy_moment(ACTIVATION.phi, sp.Integer(1), 2)
-    local = LocalPolynomial.from_poly(poly, 4, degree=12)  # beyond the degree of poly: exact
+    local = TaylorTable.from_poly(poly, 4, degree=12)  # beyond the degree of poly: exact
     base, delta = random_covariance(4, 1), random_covariance(4, 2) * 0.1
     pairs = local_pairs(4)
     b = np.array([base[p, q] for p, q in pairs])

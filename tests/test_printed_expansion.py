@@ -9,7 +9,7 @@ import sympy as sp
 
 from perturbo import ShapedMLP
 from perturbo.activation import parse_shaping, t
-from perturbo.backends import Problem
+from perturbo.problem import Problem
 from perturbo.compiler.dense import dense_moments
 from perturbo.derive import L, psi, sigma_w2
 from perturbo.printed_expansion import write_expansion

@@ -18,7 +18,7 @@ import sympy as sp
 
 from perturbo import ShapedMLP
 from perturbo.activation import t
-from perturbo.backends import Problem
+from perturbo.problem import Problem
 from perturbo.compiler.scale import scale_moments
 from perturbo.renormalization import build_ansatz
 from perturbo.renormalization.ansatz import Ansatz, Nested, Wishart

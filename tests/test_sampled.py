@@ -9,7 +9,8 @@ import pytest
 import sympy as sp
 
 from perturbo import ShapedMLP
-from perturbo.backends import Problem, compiled
+from perturbo.compiler import moments as compiled
+from perturbo.problem import Problem
 from perturbo.runtime.gp_posterior import noise_variance
 from perturbo.sampled import estimator
 from perturbo.sampled.jets import Box, Jet, cholesky
@@ -131,7 +132,6 @@ def test_public_api_agrees_with_exact_and_reports_errors(beta):
     ex = net.evidence(X, y, beta, order=2)
     assert ev.terms_se[0] == 0 and ev.terms[0] == ex.terms[0]
     assert np.all(np.abs(ev.terms[1:] - ex.terms[1:]) < 4 * ev.terms_se[1:])
-    assert ev.log_evidence == pytest.approx(ev.terms.sum())
 
 
 def test_control_variate_is_exact_for_the_deep_linear_network():
@@ -193,7 +193,7 @@ def test_auto_chooses_exact_when_cheap_and_sampled_when_exact_does_not_fit():
         (dict(method="sampled", samples=1), "samples must be"),
         (dict(method="sampled", rtol=2.0), "rtol must be"),
         (dict(method="sampled", samples=10, rtol=0.1), "not both"),
-        (dict(method="sampled", backend="reference"), "leave backend='auto'"),
+        (dict(method="sampled", backend="compiled"), "leave backend='auto'"),
         (dict(method="sampled", limit="continuum"), "leave method='exact'"),
         (dict(method="sampled", seed=-1), "seed must be"),
     ],

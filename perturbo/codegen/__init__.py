@@ -1,9 +1,6 @@
 """From the symbolic first order to an imported, cached module of kernels.
 
     symbolic.derivative_kernels -> ir.words, ir.networks -> contraction_order -> printer -> cache
-
-The reference path's one-copy moment tables (``symbolic.copy_moments.layer_moments``)
-are kept in the same cache, so a second process skips their derivation too.
 """
 from __future__ import annotations
 
@@ -12,16 +9,14 @@ from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
-import numpy as np
 import sympy as sp
 
-from .. import __version__
+from .._version import __version__
 from ..ir.networks import Kernel, linear_networks, quadratic_networks
 from ..ir.words import part_of_degree, readout_words
 from ..progress import progress
-from ..symbolic.copy_moments import LocalPolynomial, layer_moments
 from ..symbolic.derivative_kernels import local_algebra
-from .cache import load_derived, load_derived_arrays
+from .cache import load_derived
 from .contraction_order import scalar_operands
 from .printer import print_module
 
@@ -71,16 +66,3 @@ def first_order_module(phi: sp.Expr, sigma_w2: sp.Expr) -> ModuleType:
     """The compiled first order for ``phi``; a process that finds it cached skips the derivation."""
     inputs = derivation_inputs(phi, sigma_w2)
     return load_derived("first_order", inputs, lambda: first_order_source(phi, sigma_w2))
-
-
-@lru_cache(maxsize=32)
-def reference_moments(phi: sp.Expr, sigma_w2: sp.Expr, order: int) -> dict[int, LocalPolynomial]:
-    """``layer_moments(phi, sigma_w2, order)``, from the cache when another process derived them."""
-    inputs = derivation_inputs(phi, sigma_w2, f"order {order}")
-
-    def derive() -> dict[str, np.ndarray]:
-        moments = layer_moments(phi, sigma_w2, order)
-        return {k: v for r, poly in moments.items() for k, v in poly.to_arrays(f"M{r}_").items()}
-
-    arrays = load_derived_arrays("moments", inputs, derive)
-    return {r: LocalPolynomial.from_arrays(arrays, f"M{r}_") for r in range(1, order + 2)}

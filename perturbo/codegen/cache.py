@@ -39,7 +39,7 @@ from types import ModuleType
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 
 log = logging.getLogger(__name__)
 CHECKSUM_PREFIX = "# perturbo-checksum: "

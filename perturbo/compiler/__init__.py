@@ -3,7 +3,8 @@
     derive    the order-K terms, once per order (exact rational multiplicities):
               ``transfer.transfer_terms`` (the cumulants of the fluctuation through one layer, for any
               activation) and ``readout.readout_networks`` (the Bayesian read-out).
-    plan      ``plan`` picks a lowering from the problem's size (``cost``).
+    plan      ``plan`` picks a lowering from the problem's size (``cost``), or takes the one the problem
+              names (``Problem.lowering``).
     lower and evaluate
               ``dense``    cumulants as dense arrays over the points, layer by layer (``dense``);
               ``factored`` the first order as tensor networks of pair kernels in ``O(M^2)`` memory
@@ -11,15 +12,15 @@
               ``scale``    linear maps, every order: the output is a scale mixture of the Gaussian
                            process, series in one scalar (``scale``).
 
-``moments(problem)`` is the compiled backend of ``perturbo.backends``.
+``moments(problem)`` is the evaluator of ``perturbo.problem`` the model calls.
 """
 from __future__ import annotations
 
 import logging
 import warnings
 
-from ..backends import Moments, Problem
-from .cost import Plan, plan
+from ..problem import Moments, Problem
+from .cost import LOWERINGS, Plan, plan
 
 log = logging.getLogger(__name__)
 
@@ -51,4 +52,4 @@ def moments(problem: Problem) -> Moments:
     return dense_moments(problem)
 
 
-__all__ = ["Plan", "moments", "plan"]
+__all__ = ["LOWERINGS", "Plan", "moments", "plan"]

@@ -30,7 +30,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 import sympy as sp
 
-from ..backends import Moments
+from ..problem import Moments
 from .readout import ReadoutOperands
 from .runtime_terms import BATCH, FactoredCumulant, LayerTransfer, readout_moments
 from .transfer import transfer_terms

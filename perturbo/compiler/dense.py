@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends import Moments, Problem
+from ..problem import Moments, Problem
 from ..progress import progress
 from .layer_maps import LocalMap
 from .copy_cumulants import CopyCumulants

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends import Moments, Problem
+from ..problem import Moments, Problem
 from ..runtime.gp_posterior import gp_predict
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends import Problem
+from ..problem import Problem
 from ..progress import progress
 from .copy_cumulants import CopyCumulants
 from .layer_maps import LocalMap

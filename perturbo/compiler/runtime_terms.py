@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import opt_einsum
 
-from ..backends import Moments
+from ..problem import Moments
 from .layer_maps import propagate
 from .readout import ReadoutNetwork, ReadoutOperands, readout_networks
 from .transfer import Noise, State, Term, Weight, set_partitions

@@ -23,14 +23,14 @@ is the order-``K`` series exactly, for every ``K``.
 from __future__ import annotations
 
 from fractions import Fraction
-from math import comb
 
 import numpy as np
 import sympy as sp
 
 from ..activation import t
-from ..backends import Moments, Problem
+from ..problem import Moments, Problem
 from ..runtime import series
+from ..symbolic.width_moments import central_moments, log_raw_moment_coefficients
 
 
 def linear_slope(phi: sp.Expr) -> float | None:
@@ -42,22 +42,23 @@ def linear_slope(phi: sp.Expr) -> float | None:
 def delta_moments(widths: tuple[int, ...], order: int) -> np.ndarray:
     """``E[delta^j]`` for ``j = 0..2 order`` as rows ``k = 0..order`` of the ``1/n`` series: ``(2 order + 1, order + 1)``.
 
-    Exact rational arithmetic (the central moments cancel their low orders exactly), floats at the end.
+    ``symbolic.width_moments`` at these widths (row ``a`` collects ``p_a = sum_l N_l^-a``), in exact rational
+    arithmetic (the central moments cancel their low orders exactly), floats at the end.
     """
-    J = 2 * order
+    power_sums = [sum(Fraction(1, width) ** a for width in widths) for a in range(1, order + 1)]
+    raw = []  # E[s^k] = exp(sum_a c_a(k) p_a) as a series truncated at the n^-order row
+    for k in range(2 * order + 1):
+        exponent = [Fraction(0)] + [c * p for c, p in zip(log_raw_moment_coefficients(k, order), power_sums)]
+        raw.append(np.array(_exp_series(exponent), dtype=object))
+    return np.array([[float(c) for c in row] for row in central_moments(raw)])
 
-    def times(p: list[Fraction], q: list[Fraction]) -> list[Fraction]:
-        return [sum((p[i] * q[k - i] for i in range(k + 1)), Fraction(0)) for k in range(order + 1)]
 
-    raw = []  # E[s^k] as a series truncated at eps^order
-    power = [Fraction(1)] + [Fraction(0)] * order
-    for k in range(J + 1):
-        raw.append(power)
-        for width in widths:  # E[s^(k+1)] = E[s^k] prod_l (1 + 2k / N_l)
-            power = times(power, [Fraction(1), Fraction(2 * k, width)] + [Fraction(0)] * (order - 1))
-    central = [[sum((comb(j, k) * (-1) ** (j - k) * raw[k][row] for k in range(j + 1)), Fraction(0))
-                for row in range(order + 1)] for j in range(J + 1)]
-    return np.array([[float(c) for c in row] for row in central])
+def _exp_series(x: list[Fraction]) -> list[Fraction]:
+    """``exp(x)`` for a series ``x`` without constant term: ``e_0 = 1``, ``n e_n = sum_m m x_m e_(n-m)``."""
+    e = [Fraction(1)]
+    for n in range(1, len(x)):
+        e.append(sum((m * x[m] * e[n - m] for m in range(1, n + 1)), Fraction(0)) / n)
+    return e
 
 
 def scale_moments(problem: Problem) -> Moments:

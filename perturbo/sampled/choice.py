@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from ..backends import Problem
+from ..problem import Problem
 from ..execution import Execution
 from ..validation import check_samples, check_seed
 

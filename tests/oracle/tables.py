@@ -21,7 +21,8 @@ import sympy as sp
 from sympy.polys.rings import PolyElement
 
 from perturbo.activation import t
-from perturbo.symbolic.copy_moments import copy_moment, covariance_ring, local_pairs, taylor_table
+from perturbo.symbolic.copy_moments import copy_moment, covariance_ring, local_pairs
+from tests.oracle.pullback.tables import taylor_table
 from perturbo.symbolic.gaussian_moments import gaussian_moments
 from tests.oracle.tables_kernels import polynomial_on_tuples, symmetric_polynomial_on_tuples
 

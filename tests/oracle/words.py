@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from perturbo.backends import Moments, Problem
+from perturbo.problem import Moments, Problem
 from perturbo.compiler.readout import Closed, ReadoutOperands
 from perturbo.compiler.scale import linear_slope
 

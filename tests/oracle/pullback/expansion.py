@@ -1,4 +1,4 @@
-"""The 1/n expansion of the evidence and the posterior moments, to any order (reference path).
+"""The 1/n expansion of the evidence and the posterior moments, to any order (the pull-back oracle).
 
     E[G(S_L)] = E[F_L(D_L)] = E[F_{L-1}(D_{L-1})] = ... = F_0(0),
 
@@ -13,10 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..progress import progress
-from ..symbolic.copy_moments import LocalPolynomial
+from perturbo.progress import progress
+
 from .contraction import readout_polynomials
 from .layer_step import LayerMoments, TestFunction, kept_orders, pull_back
+from .tables import TaylorTable
 from .truncated_poly import GramEntries
 
 
@@ -26,7 +27,7 @@ def readout_series(
     y: np.ndarray,
     sigma2: float,
     widths: Sequence[int],
-    moments: dict[int, LocalPolynomial],
+    moments: dict[int, TaylorTable],
     order: int,
 ) -> np.ndarray:
     """eps-series ``(order + 1, Q)`` of ``E[z]``, ``E[z m_x]``, ``E[z (C + m m)_xx']`` (``contraction``)."""

@@ -26,8 +26,10 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from ..symbolic.copy_moments import LocalPolynomial, local_pairs
-from . import series
+from perturbo.runtime import series
+from perturbo.symbolic.copy_moments import local_pairs
+
+from .tables import TaylorTable
 from .truncated_poly import GramEntries, Monomial, TruncatedPoly
 
 TestFunction = dict[Monomial, np.ndarray]
@@ -66,7 +68,7 @@ class LayerMoments:
     """The polynomials ``mu_e(d)`` and ``M_r(e_B; K + d)`` of one layer on concrete Gram entries."""
 
     def __init__(
-        self, K_prev: np.ndarray, moments: dict[int, LocalPolynomial], entries: GramEntries, order: int
+        self, K_prev: np.ndarray, moments: dict[int, TaylorTable], entries: GramEntries, order: int
     ) -> None:
         self.K_prev = K_prev
         self.moments = moments
