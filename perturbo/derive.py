@@ -3,7 +3,7 @@
 For order ``K`` and shaping ``p`` (``phi(t) = t + p(t)/L``, with ``psi``, ``L`` and
 ``sigma_w2`` kept symbolic) this writes ``expansion_K.{md,json}``, the order-K terms as the compiler
 evaluates them (``printed_expansion``), and ``order_K.md`` (LaTeX in Markdown, for people)
-and ``order_K.json`` (machine-readable) holding the reference path's ingredients:
+and ``order_K.json`` (machine-readable) holding the ingredients of the pull-back (the test suite's oracle, ``tests/oracle/pullback``):
 
 - the one-copy moments ``M_r`` (``r = 1``: the layer map; ``r >= 2``: noise central moments),
 - the pull-back recursion through a layer and its consistent truncation at order ``K``,

@@ -32,9 +32,8 @@ MC_RESOLUTION = 2.0
 """Errors below this many Monte Carlo standard errors cannot be told from the reference's noise."""
 
 CHUNK = 20
-"""Slice points per ``predict`` call at orders with a covariance-free cost (0 and compiled):
-a compiled call is overhead-bound up to about 20 points. The reference path computes every
-pair covariance of a call, so there each point gets its own call."""
+"""Test points per ``predict`` call at orders 0 and 1: a compiled call is overhead-bound up to about 20 points
+(orders >= 2 cost a high power of the number of points: one test point a call)."""
 
 
 def check_plot_path(path: str | Path) -> Path:

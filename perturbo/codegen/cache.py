@@ -14,7 +14,7 @@ inputs (the activation, the package and SymPy versions, and a hash of the
 generator's own code) to the module file. Any change to those inputs is a new
 index entry; the module file is still named by its source hash and checked.
 
-Derived *numbers* (the reference path's Taylor tables of the one-copy moments,
+Derived *numbers* (the Taylor tables of the one-copy moments of the test suite's pull-back oracle,
 minutes to derive at order 3) are kept the same way by ``load_derived_arrays``: an
 ``.npz`` archive named by the inputs' hash, holding a checksum over its arrays.
 

@@ -193,7 +193,8 @@ class LayerTransfer:
             if any(not np.any(a) for a, _ in fixed):
                 continue
             value = _contract_with_factored(fixed, series, output, self.order, term.noise_power, lowest)
-            out += value * (term.multiplicity / self.width**term.noise_power)
+            value *= term.multiplicity / self.width**term.noise_power  # a fresh array: scaled in place
+            out += value
         return out
 
     def apply_factored(self, terms: Sequence[Term], state: dict[int, np.ndarray | FactoredCumulant],

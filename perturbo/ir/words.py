@@ -10,8 +10,8 @@ test rows), ``x`` and ``x'`` (unit vectors of a test point: free indices):
     m_x(D)   = x^T (K + D) A(D) y
     C_xx'(D) = x^T (K + D) x' - x^T (K + D) A(D) (K + D) x'
 
-and the outputs are ``z``, ``z m_x`` and ``z (C_xx' + m_x m_x')`` (contraction.py
-evaluates the same functions numerically for the reference path). A ``Word`` is an
+and the outputs are ``z``, ``z m_x`` and ``z (C_xx' + m_x m_x')`` (the pull-back
+oracle, tests/oracle/pullback/contraction.py, evaluates the same functions numerically). A ``Word`` is an
 open chain ``u^T L1 L2 ... v`` or a trace ``tr(L1 L2 ...)``; a monomial is a sorted
 tuple of words; a ``WordPoly`` maps monomials to exact coefficients.
 """
