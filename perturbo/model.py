@@ -194,8 +194,8 @@ class ShapedMLP:
                 drawn = sampled_series(problem, samples, sampling.seed, execution=sampling.execution)
                 _warn_if_heavy_tailed(drawn)
                 return kernels[-1], drawn.statistic, method, None
-            ran = compiler_plan(problem).lowering  # raises here, before any work, if the lowering does not apply
-            return kernels[-1], _exact(lambda: compiled_moments(problem)), method, ran
+            chosen = compiler_plan(problem)  # raises here, before any work, if the lowering does not apply
+            return kernels[-1], _exact(lambda: compiled_moments(problem, chosen)), method, chosen.lowering
         if limit != "continuum":
             raise ValueError(f"limit must be None or 'continuum', got {limit!r}")
         from .compiler import continuum

@@ -28,9 +28,9 @@ EXPENSIVE_SECONDS = 60.0
 """Above this estimate an exact evaluation warns first (with the cheaper options)."""
 
 
-def moments(problem: Problem) -> Moments:
-    """The compiled backend: plan, then evaluate with the chosen lowering."""
-    chosen = plan(problem)
+def moments(problem: Problem, chosen: Plan | None = None) -> Moments:
+    """The compiled backend: plan (unless the caller has: ``chosen``), then evaluate with the chosen lowering."""
+    chosen = plan(problem) if chosen is None else chosen
     log.info("compiled order %d on %d points: %s", problem.order, len(problem.kernels[-1]), chosen.describe())
     if chosen.seconds > EXPENSIVE_SECONDS:
         warnings.warn(
