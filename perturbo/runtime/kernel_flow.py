@@ -28,10 +28,8 @@ def kernel_flow(S0: np.ndarray, layer_map: LocalPolynomial, depth: int, *, last_
 
     Raises ``ValueError`` if the kernel overflows (polynomial growth over many layers).
     """
-    out, diagonals = layer_map.iterate(S0, depth, 1 if last_only else depth)
-    finite = np.all(np.isfinite(diagonals), axis=1)
-    if not np.all(finite) or not np.all(np.isfinite(out)):
-        layer = int(np.argmin(finite)) if not np.all(finite) else depth
+    out, layer = layer_map.iterate(S0, depth, 1 if last_only else depth)
+    if layer is not None:
         raise ValueError(
             f"the infinite-width kernel overflows at layer {layer} of {depth}: the activation grows too fast "
             "for inputs of this size; rescale the inputs, or reduce the shaping strength (psi or the activation)"

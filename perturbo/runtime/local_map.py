@@ -61,6 +61,8 @@ def _diagonal_trajectory(S0: np.ndarray, depth: int, pairs: np.ndarray, weights:
         for layer in range(depth + 1):
             for p in range(1, top):
                 powers[layer, p, a] = powers[layer, p - 1, a] * s
+            if layer == depth:
+                break
             total = 0.0
             for g in range(weights.shape[0]):
                 i, j, k = pairs[g, 0], pairs[g, 1], pairs[g, 2]
@@ -71,13 +73,16 @@ def _diagonal_trajectory(S0: np.ndarray, depth: int, pairs: np.ndarray, weights:
 
 
 @numba.njit(parallel=True, cache=True)
-def _iterate(S0: np.ndarray, powers: np.ndarray, pairs: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
+def _iterate(S0: np.ndarray, powers: np.ndarray, pairs: np.ndarray, weights: np.ndarray, out: np.ndarray,
+             overflow: np.ndarray) -> None:
     """``out[-n:]`` = the last ``n`` layers ``K_l``: row by row, every layer in turn on a row held in cache
-    (the inner loops run along the row and vectorise)."""
+    (the inner loops run along the row and vectorise). ``overflow[a]``: the first layer at which row ``a`` is
+    not finite (checked while the row is in cache), else 0."""
     M = S0.shape[0]
     depth, top = powers.shape[0] - 1, powers.shape[1]
     first_kept = depth - out.shape[0]
     for a in numba.prange(M):
+        overflow[a] = 0
         row = np.ones((top, M))  # powers of the row's entries at the current layer
         total = np.empty(M)
         row[1, :] = S0[a, :]
@@ -92,6 +97,8 @@ def _iterate(S0: np.ndarray, powers: np.ndarray, pairs: np.ndarray, weights: np.
                 for b in range(M):
                     total[b] += w * (x_i * powers[layer, j, b] + x_j * powers[layer, i, b]) * row[k, b]
             row[1, :] = total
+            if overflow[a] == 0 and not np.isfinite(total.sum()) and not np.all(np.isfinite(total)):
+                overflow[a] = layer + 1  # (the sum is the cheap test; the entries decide)
             if layer >= first_kept:
                 out[layer - first_kept, a, :] = total
 
@@ -124,17 +131,21 @@ class LocalPolynomial:
         halve = np.where(self.exponents[keep, 0] == self.exponents[keep, 1], 0.5, 1.0)
         return np.ascontiguousarray(self.exponents[keep]), self.coefficients[keep] * halve
 
-    def iterate(self, S0: np.ndarray, depth: int, kept: int) -> tuple[np.ndarray, np.ndarray]:
+    def iterate(self, S0: np.ndarray, depth: int, kept: int) -> tuple[np.ndarray, int | None]:
         """The last ``kept`` of ``K_1 .. K_depth`` (``K_l = f(K_{l-1})``, ``K_0 = S0``) as one ``(kept, M, M)``
-        array, and the diagonals ``(depth + 1, M)`` of all layers (see the module docstring)."""
+        array, and the first layer ``0..depth`` with an entry that is not finite (overflow), ``None`` if none (see
+        the module docstring). After an overflow in a diagonal the array is not computed."""
         S0 = np.ascontiguousarray(S0, dtype=float)
         pairs, weights = self.symmetric_pairs()
         powers = _diagonal_trajectory(S0, depth, pairs, weights)
-        diagonals = powers[:, 1, :]
         out = np.empty((kept,) + S0.shape)
-        if np.all(np.isfinite(diagonals)):
-            _iterate(S0, powers, pairs, weights, out)
-        return out, diagonals
+        finite = np.all(np.isfinite(powers[:, 1, :]), axis=1)
+        if not np.all(finite):
+            return out, int(np.argmin(finite))
+        overflow = np.empty(len(S0), dtype=np.int64)
+        _iterate(S0, powers, pairs, weights, out, overflow)
+        late = overflow[overflow > 0]
+        return out, int(late.min()) if len(late) else None
 
     def apply(self, S: np.ndarray) -> np.ndarray:
         """``f(S)`` on a symmetric ``M x M`` matrix."""
