@@ -535,18 +535,21 @@ def cmd_cost(args: argparse.Namespace) -> None:
         raise ValueError(f"--points must be positive integers, got {points}")
     sizes = [Size(net.activation.phi, sp.nsimplify(net.sigma_w2, rational=True), m, order, args.depth) for m in points]
     print(f"order {order}, phi(t) = {net.activation.phi}, L = {args.depth}")
-    classes = "   ".join(f"kappa_{n}: {count} terms" for n, count, _ in term_classes(sizes[0]))
-    print(f"derived transfer terms (each one outer product over M^(2n) entries per layer): {classes}")
-    print(f"{'points':>8}  {'lowering':9} {'estimate':>10} {'memory':>10}")
+    classes = "   ".join(f"kappa_{c.n}: {c.terms} terms ({c.products} printed products)" if c.products is not None
+                           else f"kappa_{c.n}: {c.terms} terms (interpreted)" for c in term_classes(sizes[0]))
+    print(f"derived transfer terms per layer (a printed kernel visits the M^(2n) / (2^n n!) canonical entries of "
+          f"kappa_n): {classes}")
+    print(f"{'points':>8}  {'lowering':15} {'estimate':>10} {'memory':>10}")
     for size in sizes:
         try:
             chosen = plan_for(size)
         except ValueError as error:
             print(f"{size.points:>8}  refused: {error}")
             continue
-        print(f"{size.points:>8}  {chosen.lowering:9} {chosen.seconds:>8.2g} s {chosen.memory / 1e6:>7.3g} MB")
-    print("estimates for a warm process; the factored lowering first generates one module per activation "
-          "(seconds to minutes, then cached on disk)")
+        lowering = chosen.lowering + (", printed" if chosen.printed else "")
+        print(f"{size.points:>8}  {lowering:15} {chosen.seconds:>8.2g} s {chosen.memory / 1e6:>7.3g} MB")
+    print("estimates for a warm process; the first use of an activation's term structure compiles its modules "
+          "(dense order 2: 15-40 s; factored: seconds to minutes), then cached on disk")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

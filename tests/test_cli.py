@@ -138,8 +138,8 @@ def test_cost_prints_the_plan_the_term_classes_and_refusals(capsys):
     out = capsys.readouterr().out
     from perturbo.compiler.cost import Size, term_classes
     net = ShapedMLP(depth=6, width=1, psi=-0.6)
-    for n, count, _ in term_classes(Size(net.activation.phi, 1, 4, 2, 6)):
-        assert f"kappa_{n}: {count} terms" in out
+    for c in term_classes(Size(net.activation.phi, 1, 4, 2, 6)):
+        assert f"kappa_{c.n}: {c.terms} terms ({c.products} printed products)" in out
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()[:1].isdigit()}
     assert "dense" in lines["4"]
     assert "refused" in lines["24"] and "GB" in lines["24"]

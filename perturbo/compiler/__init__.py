@@ -49,7 +49,7 @@ def moments(problem: Problem, chosen: Plan | None = None) -> Moments:
         return scale_moments(problem)
     from .dense import dense_moments
 
-    return dense_moments(problem)
+    return dense_moments(problem, chosen.printed)
 
 
 __all__ = ["LOWERINGS", "Plan", "moments", "plan"]

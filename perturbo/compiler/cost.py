@@ -2,7 +2,10 @@
 
 Costs are estimates from the term counts and array sizes, calibrated on this 2-core machine:
 
-    dense     time  ~ 2e-8 s * L * sum_n (terms of kappa_n) * M^(2n),
+    dense     time  ~ L * [1.2e-7 s * M^(2 order + 2)                  (one copy's top cumulant, Wick)
+                         + sum_n (1e-8 s * (order + 1) * M^(2n)       (writing kappa_n)
+                                  + 5e-9 s * products_n * M^(2n) / (2^n n!))]   (printed, canonical entries)
+              with ``2e-8 s * terms_n * M^(2n)`` for a cumulant too large to print (interpreted);
               memory ~ 32 bytes * (order + 1) * M^(2 order + 2)   (state, next state, temporaries);
     factored  order 1 only, from ``FACTORED_FROM_POINTS`` points (or when requested); time ~ L * M^4 flops at BLAS speed,
               memory O(M^2), plus a generated module per activation (cached on disk);
@@ -10,11 +13,13 @@ Costs are estimates from the term counts and array sizes, calibrated on this 2-c
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import sympy as sp
 
 from ..problem import Problem
+from .fused_transfer import lowered_kernels, printed, terms_key
 from .layer_maps import LocalMap
 from .scale import linear_slope
 from .transfer import transfer_terms_for
@@ -28,7 +33,16 @@ about two minutes to derive and compile the first time) and takes well under a s
 
 LOWERINGS = ("dense", "factored", "scale")
 
-SECONDS_PER_ELEMENT = 2e-8
+PRINT_FROM_SECONDS = 1.0
+"""The dense lowering prints its transfer kernels when interpreting them would take longer than this: a printed
+module compiles once per machine and term structure (order 2: 15-40 s), which small problems do not repay (the
+same rule as ``FACTORED_FROM_POINTS``)."""
+
+SECONDS_PER_NOISE_ENTRY = 1.2e-7
+SECONDS_PER_OUTPUT = 1e-8
+SECONDS_PER_PRODUCT = 5e-9
+SECONDS_PER_INTERPRETED = 2e-8
+"""Calibrated on the cubic at order 2, ``M = 14`` (``benchmarks/fused_transfer.py``, ``benchmarks/cost_model.py``)."""
 FLOPS = 1.5e10
 
 
@@ -37,9 +51,11 @@ class Plan:
     lowering: str  # "dense" | "factored" | "scale"
     seconds: float
     memory: float
+    printed: bool = False  # dense: the transfer runs printed kernels (else interpreted terms)
 
     def describe(self) -> str:
-        return f"{self.lowering} lowering, about {self.seconds:.2g} s and {self.memory / 1e6:.3g} MB"
+        kernels = " (printed kernels)" if self.printed else ""
+        return f"{self.lowering} lowering{kernels}, about {self.seconds:.2g} s and {self.memory / 1e6:.3g} MB"
 
 
 @dataclass(frozen=True)
@@ -57,17 +73,33 @@ class Size:
         return cls(problem.phi, problem.sigma_w2, len(problem.kernels[-1]), problem.order, len(problem.widths))
 
 
-def term_classes(size: Size) -> list[tuple[int, int, float]]:
-    """``(n, terms, elements)`` per output cumulant ``kappa_n``: its derived transfer terms, each an outer
-    product over ``M^(2n)`` entries per layer (the dense lowering's work)."""
+@dataclass(frozen=True)
+class TermClass:
+    """The derived transfer of ``kappa_n``: its terms, and its products when printed (``None``: interpreted)."""
+
+    n: int
+    terms: int
+    products: int | None
+
+
+def term_classes(size: Size) -> list[TermClass]:
+    """One ``TermClass`` per output cumulant ``kappa_n`` (the dense lowering's work per layer)."""
     terms = transfer_terms_for(size.phi, LocalMap(size.phi, size.sigma_w2), size.order)
-    return [(n, len(terms[n]), float(size.points) ** (2 * n)) for n in sorted(terms)]
+    kernels = lowered_kernels(terms_key(terms), size.order)
+    return [TermClass(n, len(terms[n]), len(kernels[n].products) if printed(kernels[n]) else None) for n in sorted(terms)]
 
 
-def dense_cost(size: Size) -> tuple[float, float]:
-    """``(seconds, bytes)`` of the dense lowering."""
-    seconds = SECONDS_PER_ELEMENT * size.depth * sum(count * elements for _, count, elements in term_classes(size))
-    return seconds, 32.0 * (size.order + 1) * float(size.points) ** (2 * size.order + 2)
+def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:
+    """``(seconds, bytes)`` of the dense lowering (module docstring), with the printed kernels or interpreting all."""
+    M, order = float(size.points), size.order
+    seconds = SECONDS_PER_NOISE_ENTRY * M ** (2 * order + 2)
+    for c in term_classes(size):
+        if c.products is None or not printed:
+            seconds += SECONDS_PER_INTERPRETED * c.terms * M ** (2 * c.n)
+        else:
+            canonical = M ** (2 * c.n) / (2**c.n * math.factorial(c.n))
+            seconds += SECONDS_PER_OUTPUT * (order + 1) * M ** (2 * c.n) + SECONDS_PER_PRODUCT * c.products * canonical
+    return size.depth * seconds, 32.0 * (order + 1) * M ** (2 * order + 2)
 
 
 def check_lowering(lowering: str | None, size: Size) -> None:
@@ -98,7 +130,8 @@ def plan_for(size: Size, lowering: str | None = None) -> Plan:
             f"{memory / 1e9:.3g} GB and {seconds:.3g} s: use a lower order, fewer points, or predict fewer test "
             "points at a time"
         )
-    return Plan("dense", seconds, memory)
+    printed = dense_cost(size, printed=False)[0] > PRINT_FROM_SECONDS
+    return Plan("dense", dense_cost(size, printed)[0], memory, printed)
 
 
 def plan(problem: Problem) -> Plan:

@@ -1,11 +1,13 @@
 """The dense lowering: the cumulants of the fluctuation as arrays over the points, layer by layer.
 
 ``kappa_s`` of ``X^(l) = S_l - K_l`` is an array ``(order + 1, M, ..., M)`` (``2s`` point axes, row ``k``
-the ``n^-k`` part at the actual widths); ``X^(0) = 0``. Each layer applies the derived transfer terms
-(``transfer``) with that layer's curvature weights, Jacobian and one copy's cumulants
-(``moments.CopyCumulants``); at the last layer the read-out networks take the moments of ``X^(L)``
-as products of cumulants (``runtime_terms.readout_expectation``). ``kappa_s`` is needed for
-``s <= order + 1``: memory ``M^(2 order + 2)``, for any activation and any order.
+the ``n^-k`` part at the actual widths); ``X^(0) = 0``. Each layer runs the printed transfer kernels
+(``fused_transfer``) on that layer's curvature weights, one copy's cumulants
+(``copy_cumulants.CopyCumulants``) and the state cumulants with the Jacobian applied on their first
+entries (a cumulant with too many products to print, such as order 3's, is interpreted term by term:
+``runtime_terms.LayerTransfer``); at the last layer the read-out networks take the moments of ``X^(L)`` as products of
+cumulants (``runtime_terms.readout_expectation``). ``kappa_s`` is needed for ``s <= order + 1``:
+memory ``M^(2 order + 2)``, for any activation and any order.
 """
 from __future__ import annotations
 
@@ -13,25 +15,59 @@ import numpy as np
 
 from ..problem import Moments, Problem
 from ..progress import progress
-from .layer_maps import LocalMap
 from .copy_cumulants import CopyCumulants
+from .fused_transfer import Argument, FusedTransfer
+from .layer_maps import LocalMap, propagate
 from .readout import ReadoutOperands
 from .runtime_terms import LayerTransfer, readout_moments
 from .transfer import transfer_terms_for
 
 
-def dense_moments(problem: Problem) -> Moments:
+def layer_arguments(
+    needed: set[Argument], K: np.ndarray, weights: dict, cumulants: CopyCumulants, state: dict[int, np.ndarray],
+) -> dict[Argument, np.ndarray]:
+    """The arrays the kernels read at one layer (C-contiguous: one compiled signature)."""
+    zero = np.zeros_like(K)
+    jacobian = (weights.get((0, 0, 1), zero), weights.get((1, 0, 0), zero))
+    dressed: dict[tuple[int, int], np.ndarray] = {}
+
+    def state_dressed(size: int, j: int) -> np.ndarray:
+        """``kappa_size`` with ``J`` on its first ``j`` entries."""
+        if (size, j) not in dressed:
+            dressed[size, j] = state[size] if j == 0 else propagate(state_dressed(size, j - 1), (2 * j - 1, 2 * j), jacobian)
+        return dressed[size, j]
+
+    arrays = {}
+    for argument in needed:
+        if argument.kind == "weight":
+            value = weights.get(argument.key, zero)
+        elif argument.kind == "noise":
+            value = cumulants.tensor(K, *argument.key)
+        else:
+            value = state_dressed(*argument.key)
+        arrays[argument] = np.ascontiguousarray(value)
+    return arrays
+
+
+def dense_moments(problem: Problem, printed: bool = True) -> Moments:
+    """The moments through the dense lowering; ``printed``: run the printed transfer kernels (the plan decides:
+    ``cost.PRINT_FROM_SECONDS``), else interpret every term."""
     order, widths = problem.order, problem.widths
     local_map = LocalMap(problem.phi, problem.sigma_w2)
     cumulants = CopyCumulants(problem.phi, float(problem.sigma_w2))
     terms = transfer_terms_for(problem.phi, local_map, order)
+    transfer = FusedTransfer(terms, order, local_map.curvatures) if printed else None
+    needed = transfer.arguments() if printed else set()
     M = len(problem.kernels[-1])
     state = {n: np.zeros((order + 1,) + (M,) * (2 * n)) for n in range(1, order + 2)}
     with progress(len(widths), f"order {order}: cumulants through the layers", enabled=order >= 2) as bar:
         for layer, width in enumerate(widths, start=1):
             K = problem.kernels[layer - 1]
-            step = LayerTransfer(K, width, local_map.weights(K), cumulants, order)
-            state = {n: step.apply(terms[n], state, n) for n in range(1, order + 2)}
+            weights = local_map.weights(K)
+            arrays = layer_arguments(needed, K, weights, cumulants, state)
+            interpreted = LayerTransfer(K, width, weights, cumulants, order)
+            state = {n: transfer.apply(n, width, arrays, M) if printed and n in transfer.printed
+                     else interpreted.apply(terms[n], state, n) for n in range(1, order + 2)}
             cumulants.forget()
             bar.update()
     operands = ReadoutOperands(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)

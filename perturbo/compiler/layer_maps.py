@@ -23,6 +23,7 @@ from functools import cached_property
 
 import numpy as np
 import sympy as sp
+from numba import njit, prange
 
 from ..runtime.local_map import LocalPolynomial
 from ..symbolic.mean_map import S_aa, S_ab, S_bb, mean_map_expr
@@ -73,15 +74,29 @@ class LocalMap:
         return {beta: fn.apply(K) for beta, fn in self._numeric.items() if max_degree is None or sum(beta) <= max_degree}
 
 
+@njit(cache=True, parallel=True)
+def _propagate(X, W, U, out):
+    """``out[p, u, v, q] = W_uv X[p, u, v, q] + U_uv X[p, u, u, q] + U_vu X[p, v, v, q]`` (``X`` as ``(pre, M, M, post)``)."""
+    pre, M, _, post = X.shape
+    for block in prange(pre * M):
+        p, u = block // M, block % M
+        for v in range(M):
+            w, uu, vu = W[u, v], U[u, v], U[v, u]
+            for q in range(post):
+                out[p, u, v, q] = w * X[p, u, v, q] + uu * X[p, u, u, q] + vu * X[p, v, v, q]
+
+
 def propagate(tensor: np.ndarray, axes: tuple[int, int], propagator: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    """Apply ``(P X)_uv = W_uv X_uv + U_uv X_uu + U_vu X_vv`` to the axis pair ``axes`` of ``tensor``."""
+    """Apply ``(P X)_uv = W_uv X_uv + U_uv X_uu + U_vu X_vv`` to the adjacent axis pair ``axes`` of ``tensor`` (one
+    compiled pass; a new C-contiguous array)."""
     if propagator is None:
         return tensor
     W, U = propagator
     i, j = axes
-    moved = np.moveaxis(tensor, (i, j), (0, 1))
-    diagonal = np.diagonal(moved, axis1=0, axis2=1)  # (..., u): X_uu
-    diagonal = np.moveaxis(diagonal, -1, 0)
-    extra = (None,) * (moved.ndim - 2)
-    out = W[(...,) + extra] * moved + U[(...,) + extra] * diagonal[:, None] + U.T[(...,) + extra] * diagonal[None, :]
-    return np.moveaxis(out, (0, 1), (i, j))
+    if j != i + 1:
+        raise ValueError(f"propagate acts on an adjacent axis pair, not {axes}")
+    shape = tensor.shape
+    X = np.ascontiguousarray(tensor).reshape(math.prod(shape[:i]), shape[i], shape[j], math.prod(shape[j + 1:]))
+    out = np.empty_like(X)
+    _propagate(X, np.ascontiguousarray(W, dtype=float), np.ascontiguousarray(U, dtype=float), out)
+    return out.reshape(shape)

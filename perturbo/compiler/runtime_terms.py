@@ -19,7 +19,7 @@ import opt_einsum
 from ..problem import Moments
 from .layer_maps import propagate
 from .readout import ReadoutNetwork, ReadoutOperands, readout_networks
-from .transfer import Noise, State, Term, Weight, set_partitions
+from .transfer import Noise, State, Term, Weight, lowest_row, set_partitions
 
 
 def _contract_series(
@@ -126,11 +126,6 @@ def _contract_with_factored(fixed: list, series: list, output: tuple[str, ...], 
 def _expression(subscripts: str, shapes: tuple[tuple[int, ...], ...]):
     """A contraction with its path planned once (opt_einsum)."""
     return opt_einsum.contract_expression(subscripts, *shapes, optimize="greedy")
-
-
-def lowest_row(s: int) -> int:
-    """``kappa_1 = O(1/n)``, ``kappa_s = O(n^{1-s})``."""
-    return max(1, s - 1)
 
 
 class LayerTransfer:

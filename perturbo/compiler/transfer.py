@@ -81,7 +81,12 @@ class Term:
 
     @property
     def order(self) -> int:
-        return self.noise_power + sum(max(1, len(s.factors) - 1) for s in self.states)
+        return self.noise_power + sum(lowest_row(len(s.factors)) for s in self.states)
+
+
+def lowest_row(s: int) -> int:
+    """``kappa_1 = O(1/n)``, ``kappa_s = O(n^{1-s})``: the first power of ``1/n`` a state cumulant can carry."""
+    return max(1, s - 1)
 
 
 def set_partitions(items: Sequence) -> Iterator[list[list]]:

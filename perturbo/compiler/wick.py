@@ -12,29 +12,33 @@ of terms). Exact up to rounding for any covariance, degenerate ones included.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
 def _gaussian_moments(C, radix, table):
-    """``table[flat(k)] = E[prod_v z_v^{k_v}]`` for all ``k < radix`` (mixed radix, last variable fastest)."""
+    """``table[flat(k)] = E[prod_v z_v^{k_v}]`` for all ``k < radix`` (mixed radix, last variable fastest).
+
+    The exponent vector is advanced like an odometer; odd total degrees are zero.
+    """
     d = len(radix)
-    size = table.shape[0]
     stride = np.ones(d, np.int64)
     for v in range(d - 2, -1, -1):
         stride[v] = stride[v + 1] * radix[v + 1]
     k = np.zeros(d, np.int64)
-    for flat in range(size):
-        r = flat
-        total_degree = 0
-        for v in range(d):
-            k[v] = r // stride[v]
-            r -= k[v] * stride[v]
-            total_degree += k[v]
-        if total_degree == 0:
-            table[flat] = 1.0
-            continue
+    total_degree = 0
+    table[0] = 1.0
+    for flat in range(1, table.shape[0]):
+        v = d - 1  # advance the odometer
+        while k[v] == radix[v] - 1:
+            total_degree -= k[v]
+            k[v] = 0
+            v -= 1
+        k[v] += 1
+        total_degree += 1
         if total_degree % 2 == 1:
             table[flat] = 0.0
             continue
@@ -42,17 +46,19 @@ def _gaussian_moments(C, radix, table):
         while k[a] == 0:
             a += 1
         lower = flat - stride[a]  # k - e_a
-        value = 0.0
+        value = C[a, a] * (k[a] - 1) * table[lower - stride[a]] if k[a] > 1 else 0.0
         for b in range(d):
-            kb = k[b] - (1 if b == a else 0)
-            if kb > 0:
-                value += C[a, b] * kb * table[lower - stride[b]]
+            if b != a and k[b] > 0:
+                value += C[a, b] * k[b] * table[lower - stride[b]]
         table[flat] = value
 
 
 @njit(cache=True)
 def product_expectation(C, variable, coefficients, degrees):
-    """``E[prod_j q_j(z_{variable[j]})]``; ``coefficients[j, :degrees[j] + 1]`` ascending powers of ``q_j``."""
+    """``E[prod_j q_j(z_{variable[j]})]``; ``coefficients[j, :degrees[j] + 1]`` ascending powers of ``q_j``.
+
+    The sum runs over the non-zero coefficients only (an odd cubic has two of four per factor).
+    """
     d = C.shape[0]
     n = len(variable)
     radix = np.ones(d, np.int64)
@@ -66,24 +72,33 @@ def product_expectation(C, variable, coefficients, degrees):
     stride = np.ones(d, np.int64)
     for v in range(d - 2, -1, -1):
         stride[v] = stride[v + 1] * radix[v + 1]
-    # sum over the monomials of the product: one power per factor
-    power = np.zeros(n, np.int64)
+    width = coefficients.shape[1]
+    powers = np.zeros((n, width), np.int64)  # powers[j, :count[j]]: the non-zero terms of q_j
+    count = np.zeros(n, np.int64)
+    for j in range(n):
+        for p in range(degrees[j] + 1):
+            if coefficients[j, p] != 0.0:
+                powers[j, count[j]] = p
+                count[j] += 1
+        if count[j] == 0:
+            return 0.0
+    choice = np.zeros(n, np.int64)
     total = 0.0
     while True:
         coefficient = 1.0
         flat = 0
         for j in range(n):
-            coefficient *= coefficients[j, power[j]]
-            flat += power[j] * stride[variable[j]]
-        if coefficient != 0.0:
-            total += coefficient * table[flat]
+            p = powers[j, choice[j]]
+            coefficient *= coefficients[j, p]
+            flat += p * stride[variable[j]]
+        total += coefficient * table[flat]
         j = n - 1
-        while j >= 0 and power[j] == degrees[j]:
-            power[j] = 0
+        while j >= 0 and choice[j] == count[j] - 1:
+            choice[j] = 0
             j -= 1
         if j < 0:
             return total
-        power[j] += 1
+        choice[j] += 1
 
 
 @njit(cache=True)
@@ -113,19 +128,24 @@ def distinct_points(points, C_full, scratch_index):
 
 
 @njit(cache=True)
+def _digits(flat, M, points):
+    """``points`` = the base-``M`` digits of ``flat`` (last fastest)."""
+    for j in range(len(points) - 1, -1, -1):
+        points[j] = flat % M
+        flat //= M
+
+
+@njit(cache=True, parallel=True)
 def moment_tensor(K, coefficients, degrees, out):
     """``out[i_1, .., i_n] = E[prod_j q_j(z_{i_j})]`` over all ``M^n`` tuples (flat), ``z ~ N(0, K)``."""
     M = K.shape[0]
     n = len(degrees)
-    points = np.zeros(n, np.int64)
-    scratch = np.zeros(n, np.int64)
-    for flat in range(out.shape[0]):
-        r = flat
-        for j in range(n - 1, -1, -1):
-            points[j] = r % M
-            r //= M
+    for flat in prange(out.shape[0]):
+        points = np.empty(n, np.int64)
+        scratch = np.empty(n, np.int64)
+        _digits(flat, M, points)
         d, C = distinct_points(points, K, scratch)
-        out[flat] = product_expectation(C, scratch.copy(), coefficients, degrees)
+        out[flat] = product_expectation(C, scratch, coefficients, degrees)
 
 
 @njit(cache=True)
@@ -173,23 +193,65 @@ def next_multiset(idx, M):
     return True
 
 
+def multisets(M: int, n: int) -> np.ndarray:
+    """All non-decreasing ``n``-tuples of points below ``M``, one per row (lexicographic)."""
+    count = math.comb(M + n - 1, n)
+    out = np.empty((count, n), np.int64)
+    _fill_multisets(M, out)
+    return out
+
+
 @njit(cache=True)
-def symmetric_moment_tensor(K, coefficients, degree, n, out):
-    """As ``moment_tensor`` with the same polynomial at every slot: one evaluation per multiset of points."""
-    M = K.shape[0]
-    idx = np.zeros(n, np.int64)
-    scratch = np.zeros(n, np.int64)
+def _fill_multisets(M, out):
+    idx = np.zeros(out.shape[1], np.int64)
+    row = 0
+    while True:
+        out[row] = idx
+        row += 1
+        if not next_multiset(idx, M):
+            return
+
+
+@njit(cache=True)
+def _colex_rank(idx, binomial):
+    """The rank of the non-decreasing tuple ``idx`` among all such tuples: ``sum_j C(idx_j + j, j + 1)``
+    (``idx_j + j`` is strictly increasing, and this is its combination's colexicographic rank)."""
+    rank = 0
+    for j in range(len(idx)):
+        rank += binomial[idx[j] + j, j + 1]
+    return rank
+
+
+@njit(cache=True, parallel=True)
+def _symmetric_moment_tensor(K, coefficients, degree, tuples, binomial, out):
+    M, n = K.shape[0], tuples.shape[1]
     coefficient_rows = np.empty((n, coefficients.shape[0]))
     for j in range(n):
         coefficient_rows[j] = coefficients
     degrees = np.full(n, degree, np.int64)
-    powers = np.ones(n, np.int64)
-    for k in range(n - 2, -1, -1):
-        powers[k] = powers[k + 1] * M
-    perm = np.zeros(n, np.int64)
-    c = np.zeros(n, np.int64)
-    while True:
-        d, C = distinct_points(idx, K, scratch)
-        scatter_permutations(idx, powers, product_expectation(C, scratch.copy(), coefficient_rows, degrees), out, perm, c)
-        if not next_multiset(idx, M):
-            return
+    values = np.empty(tuples.shape[0])
+    for row in prange(tuples.shape[0]):  # one value per multiset of points
+        scratch = np.empty(n, np.int64)
+        d, C = distinct_points(tuples[row], K, scratch)
+        values[_colex_rank(tuples[row], binomial)] = product_expectation(C, scratch, coefficient_rows, degrees)
+    block = M ** max(n - 2, 0)
+    for first in prange(out.shape[0] // block):  # each entry reads its multiset's value: in order, no scattered writes
+        idx = np.empty(n, np.int64)
+        for flat in range(first * block, (first + 1) * block):
+            _digits(flat, M, idx)
+            for j in range(1, n):  # insertion sort
+                x = idx[j]
+                i = j - 1
+                while i >= 0 and idx[i] > x:
+                    idx[i + 1] = idx[i]
+                    i -= 1
+                idx[i + 1] = x
+            out[flat] = values[_colex_rank(idx, binomial)]
+
+
+def symmetric_moment_tensor(K: np.ndarray, coefficients: np.ndarray, degree: int, n: int, out: np.ndarray) -> None:
+    """As ``moment_tensor`` with the same polynomial at every slot: one evaluation per multiset of points (shared
+    among the threads), then every entry takes its multiset's value."""
+    M = len(K)
+    binomial = np.array([[math.comb(a, b) for b in range(n + 1)] for a in range(M + n)], dtype=np.int64)
+    _symmetric_moment_tensor(K, coefficients, degree, multisets(M, n), binomial, out)

@@ -1,0 +1,205 @@
+"""The printed transfer kernels against the interpreted terms of before (issue 25). Run:
+python benchmarks/fused_transfer.py [--baseline COMMIT] [--quick]
+
+1. The cubic (``psi = -0.6``) at order 2, ``L = 6``, ``T = 2``, noise variance 1: one ``evidence`` plus one
+   ``predict``, warm, for ``P = 4, 6, ..`` until a run takes a minute; the same in a subprocess running the
+   ``--baseline`` commit (default: the last commit before the printed kernels) from a temporary ``git worktree``,
+   in the same run; ratios and the exponents in ``M = P + T``.
+2. One layer at ``P = 12``: each cumulant's printed kernel against the interpreted terms, and the printed
+   ``kappa_3``'s arithmetic rate (multiplications and additions of its products over the canonical entries).
+3. Cold start for a new activation: a fresh process with an empty perturbo cache (derive, print, compile the
+   activation's modules; the package's own Numba kernels already compiled), then a second process sharing it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "de04051"
+MINUTE = 60.0
+
+TIMING = """
+import json, sys, time, warnings
+import numpy as np
+from perturbo import ShapedMLP
+warnings.simplefilter("ignore")
+sizes, limit = json.loads(sys.argv[1]), float(sys.argv[2])
+net = ShapedMLP(depth=6, width=100, psi=-0.6)
+out = {}
+for P in sizes:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(P + 2, P + 7))
+    X *= 0.8 / np.sqrt((X**2).mean(axis=1, keepdims=True))
+    y = rng.normal(size=P)
+    best = None
+    for _ in range(1 if P > 8 else 2):  # the first small run also derives and compiles
+        start = time.perf_counter()
+        net.evidence(X[:P], y, beta=float(P), order=2)
+        net.predict(X[:P], y, X[P:], beta=float(P), order=2)
+        seconds = time.perf_counter() - start
+        best = seconds if best is None else min(best, seconds)
+    out[P] = best
+    print(json.dumps({P: best}), flush=True)
+    if best > limit:
+        break
+"""
+
+COLD = """
+import time
+start = time.perf_counter()
+import numpy as np
+from perturbo import ShapedMLP
+rng = np.random.default_rng(0)
+X, y, Xt = rng.normal(size=(3, 6)) * 0.5, rng.normal(size=3), rng.normal(size=(1, 6)) * 0.5
+net = ShapedMLP(depth=6, width=100, activation={activation!r})
+net.evidence(X, y, beta=3.0, order={order})
+net.predict(X, y, Xt, beta=3.0, order={order})
+print(time.perf_counter() - start)
+"""
+
+
+def timings(sizes: list[int], pythonpath: Path, limit: float = MINUTE) -> dict[int, float]:
+    """Seconds of evidence + predict per ``P`` in a subprocess importing perturbo from ``pythonpath``."""
+    env = dict(os.environ, PYTHONPATH=str(pythonpath))
+    done = subprocess.run([sys.executable, "-c", TIMING, json.dumps(sizes), str(limit)], env=env, cwd=pythonpath,
+                          capture_output=True, text=True, check=True)
+    out = {}
+    for line in done.stdout.split("\n"):
+        if line.strip():
+            out.update({int(k): v for k, v in json.loads(line).items()})
+    return out
+
+
+def exponent(rows: dict[int, float]) -> float | None:
+    sizes = sorted(rows)[-3:]
+    if len(sizes) < 2:
+        return None
+    return float(np.polyfit(np.log([P + 2 for P in sizes]), np.log([rows[P] for P in sizes]), 1)[0])
+
+
+def against_baseline(commit: str, sizes: list[int]) -> dict:
+    now = timings(sizes, ROOT)
+    with tempfile.TemporaryDirectory() as directory:
+        tree = Path(directory) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True,
+                       capture_output=True)
+        try:
+            before = timings([P for P in sizes if P <= max(now)], tree)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
+    rows = {P: {"printed": now[P], "baseline": before.get(P), "ratio": before[P] / now[P] if P in before else None}
+            for P in now}
+    for P, row in rows.items():
+        base = f"{row['baseline']:8.2f} s" if row["baseline"] else "        -"
+        ratio = f"{row['ratio']:6.1f}x" if row["ratio"] else ""
+        print(f"  P={P:3d}: printed {row['printed']:8.2f} s   baseline {commit} {base}   {ratio}", flush=True)
+    result = {"rows": rows, "exponent_printed": exponent(now), "exponent_baseline": exponent(before)}
+    print(f"  exponents in M: printed {result['exponent_printed']:.2f}, baseline {result['exponent_baseline']:.2f}")
+    return result
+
+
+def one_layer(P: int = 12, T: int = 2) -> dict:
+    import sympy as sp
+
+    from perturbo import ShapedMLP
+    from perturbo.compiler.copy_cumulants import CopyCumulants
+    from perturbo.compiler.dense import layer_arguments
+    from perturbo.compiler.fused_transfer import FusedTransfer, output_images
+    from perturbo.compiler.layer_maps import LocalMap
+    from perturbo.compiler.runtime_terms import LayerTransfer
+    from perturbo.compiler.transfer import transfer_terms_for
+
+    net = ShapedMLP(depth=6, width=100, psi=-0.6)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(P + T, P + T + 5))
+    X *= 0.8 / np.sqrt((X**2).mean(axis=1, keepdims=True))
+    K = net.kernels(X)[3]
+    M, order = len(K), 2
+    phi = net.activation.phi
+    local_map, cumulants = LocalMap(phi, sp.Integer(1)), CopyCumulants(phi, 1.0)
+    terms = transfer_terms_for(phi, local_map, order)
+    fused = FusedTransfer(terms, order, local_map.curvatures)
+    state = {}
+    for n in range(1, order + 2):
+        a = rng.normal(size=(order + 1,) + (M,) * (2 * n)) * 1e-3
+        a[0] = 0
+        images = output_images(n)
+        state[n] = sum(np.transpose(a, (0, *(1 + images[g]))) for g in range(len(images))) / len(images)
+    weights = local_map.weights(K)
+    start = time.perf_counter()
+    arrays = layer_arguments(fused.arguments(), K, weights, cumulants, state)
+    prepare = time.perf_counter() - start
+    interpreted = LayerTransfer(K, 100, weights, cumulants, order)
+    out = {"arguments (Wick tensors, dressed states), s": prepare}
+    for n in range(1, order + 2):
+        fused.apply(n, 100, arrays, M)
+        start = time.perf_counter()
+        fused.apply(n, 100, arrays, M)
+        printed = time.perf_counter() - start
+        start = time.perf_counter()
+        interpreted.apply(terms[n], state, n)
+        slow = time.perf_counter() - start
+        kernel = fused.kernels[n]
+        pairs = M * (M + 1) // 2
+        entries = np.prod([pairs + k for k in range(n)]) / np.prod(range(1, n + 1))  # multisets of n pairs
+        flops = entries * sum(2 * len(p.reads) + 1 for p in kernel.products)
+        out[f"kappa_{n}"] = {"products": len(kernel.products), "printed_s": printed, "interpreted_s": slow,
+                             "ratio": slow / printed, "gflops": flops / printed / 1e9}
+        print(f"  kappa_{n}: {len(kernel.products):4d} products, printed {printed:.4f} s, interpreted {slow:.3f} s "
+              f"({slow / printed:.0f}x), {flops / printed / 1e9:.2f} Gflop/s", flush=True)
+    print(f"  the layer's arguments (Wick tensors, dressed states): {prepare:.3f} s")
+    return out
+
+
+def cold_start(cases: list[tuple[str, int]]) -> dict:
+    out = {}
+    for activation, order in cases:
+        with tempfile.TemporaryDirectory() as directory:
+            env = dict(os.environ, PERTURBO_CACHE_DIR=f"{directory}/perturbo")
+            times = []
+            for _ in range(2):
+                done = subprocess.run([sys.executable, "-c", COLD.format(activation=activation, order=order)],
+                                      env=env, capture_output=True, text=True, check=True)
+                times.append(float(done.stdout.split()[-1]))
+        out[f"{activation}, order {order}"] = {"cold": times[0], "cached": times[1]}
+        print(f"  {activation}, order {order}: cold process {times[0]:.1f} s, cached process {times[1]:.1f} s",
+              flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="P up to 8, cold start of the cubic only")
+    parser.add_argument("--only", choices=["orders", "layer", "cold"], action="append")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", RuntimeWarning)
+    sections = args.only or ["orders", "layer", "cold"]
+    results = {}
+    if "orders" in sections:
+        print(f"cubic order 2, L = 6, T = 2, evidence + predict (warm), against {args.baseline}:")
+        sizes = [4, 6, 8] if args.quick else [4, 6, 8, 10, 12, 14, 16, 18, 20]
+        results["order2"] = against_baseline(args.baseline, sizes)
+    if "layer" in sections:
+        print("one layer, P = 12, T = 2 (M = 14), order 2:")
+        results["layer"] = one_layer()
+    if "cold" in sections:
+        print("cold start for a new activation (P = 3, T = 1, L = 6):")
+        cases = [("t - 0.1*t**3", 2)] if args.quick else [("t - 0.1*t**3", 2), ("0.2*t**3 - 0.1*t**7", 1),
+                                                          ("0.2*t**3 - 0.1*t**7", 2)]
+        results["cold"] = cold_start(cases)
+    print(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

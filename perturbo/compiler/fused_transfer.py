@@ -1,0 +1,356 @@
+"""The dense transfer of one cumulant through one layer as a printed Numba kernel: lower -> print -> load.
+
+The derived terms of ``kappa_n`` (``transfer.transfer_terms``) are outer products with repeated
+indices over the ``2n`` output indices ``(a_1, b_1, .., a_n, b_n)``; with the powers of ``1/n``
+convolved, each is a sum of *products*
+
+    out[r, a_1 .. b_n] += m N^-p  prod_reads  array[row?, indices],
+
+``r = p + sum of the state rows``. Lowering (``lower``) turns the terms into this typed IR
+(``Argument``, ``Read``, ``Product``, ``TransferKernel``): plain data, with the state cumulants'
+factors ordered Jacobian first so that one dressed array ``kappa_s(J X, .., J X, X, ..)`` serves
+every term with ``j`` dressed factors (``kappa_s`` is symmetric in its entries), the Jacobian
+written out into the products instead where that is cheaper (``_worth_inlining``), and equal
+products merged. Printing (``print_kernel``) emits one ``@njit(parallel=True)`` function per
+cumulant: a loop over the output entries in which each entry accumulates all its products in
+registers, one per power row, with no temporaries.
+
+``kappa_n`` is symmetric under the ``n!`` permutations of its entries and the swap inside each
+entry, so the loop visits only canonical outputs (entries ``a <= b``, as pairs in non-decreasing
+order: about ``M^(2n) / (2^n n!)`` of them) and writes each value to its ``2^n n!`` images. The
+outer two pair levels are a precomputed list of pair multisets shared among the threads.
+
+The module is cached by the hash of its text (``codegen.cache``), and Numba's machine code next to
+it, so a second process compiles nothing. Numba compiles about 20 products a second, so a cumulant
+above ``PRINTED_PRODUCTS_LIMIT`` products is not printed (``dense`` interprets it).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from types import ModuleType
+
+import numpy as np
+
+from .transfer import Beta, Term, Weight, lowest_row
+from .wick import multisets
+
+
+@dataclass(frozen=True)
+class Argument:
+    """An array the kernel reads: a curvature weight ``c^beta`` (``M x M``), a noise coefficient ``Q_{r,alpha}``
+    (``M^(2r)``), or a state cumulant ``kappa_s`` with the Jacobian on its first ``dressed`` entries
+    (``(order + 1, M^(2s))``, power row first)."""
+
+    kind: str  # "weight" | "noise" | "state"
+    key: tuple
+
+    @property
+    def stack(self) -> str:
+        """The kernel argument holding this array, stacked with its kind's others on a leading axis: ``c`` the
+        weights, ``q<r>`` the noise coefficients of ``r`` entries, ``kappa<s>_j<j>`` one dressed state alone (few
+        arguments keep Numba's compile time down)."""
+        if self.kind == "weight":
+            return "c"
+        if self.kind == "state":
+            size, dressed = self.key
+            return f"kappa{size}_j{dressed}"
+        return f"q{self.key[0]}"
+
+
+@dataclass(frozen=True)
+class Read:
+    """``argument[row, output[indices]]`` (``row`` for a state cumulant only)."""
+
+    argument: Argument
+    indices: tuple[int, ...]  # positions in the output index tuple (a_1, b_1, .., a_n, b_n)
+    row: int | None = None
+
+
+@dataclass(frozen=True)
+class Product:
+    """``multiplicity N^-noise_power prod reads`` added to the output's power row ``row``."""
+
+    row: int
+    multiplicity: int
+    noise_power: int
+    reads: tuple[Read, ...]
+
+
+@dataclass(frozen=True)
+class TransferKernel:
+    """The lowered transfer of ``kappa_n`` at ``order``: its arguments (in call order) and products."""
+
+    n: int
+    order: int
+    arguments: tuple[Argument, ...]
+    products: tuple[Product, ...]
+
+    @property
+    def name(self) -> str:
+        return f"kappa{self.n}_order{self.order}"
+
+    @property
+    def stacks(self) -> dict[str, tuple[Argument, ...]]:
+        """Stack name -> its arrays in order (``arguments`` is sorted, so each stack's members are too)."""
+        out: dict[str, tuple[Argument, ...]] = {}
+        for argument in self.arguments:
+            out[argument.stack] = out.get(argument.stack, ()) + (argument,)
+        return out
+
+
+def _term_products(term: Term, order: int) -> list[Product]:
+    """One term's products: one per choice of its state cumulants' power rows whose total (with the noise's
+    ``N^-p``) is at most ``order`` (the convolution in ``1/n`` that ``runtime_terms`` does with arrays)."""
+    position = {index: k for k, index in enumerate(i for pair in term.outputs for i in pair)}
+    fixed = []
+    for op, idx in term.operands:
+        key = ("weight", op.beta) if isinstance(op, Weight) else ("noise", (op.r, op.alpha))
+        fixed.append(Read(Argument(*key), tuple(position[i] for i in idx)))
+    states = []
+    for state in term.states:
+        factors = sorted(state.factors, key=lambda f: not f.jacobian)  # dressed first (stable)
+        dressed = sum(f.jacobian for f in factors)
+        states.append((Argument("state", (len(factors), dressed)), tuple(position[i] for f in factors for i in f.entry)))
+    ranges = [range(lowest_row(argument.key[0]), order + 1 - term.noise_power) for argument, _ in states]
+    out = []
+    for rows in itertools.product(*ranges):
+        row = sum(rows) + term.noise_power
+        if row <= order:
+            reads = fixed + [Read(argument, idx, k) for (argument, idx), k in zip(states, rows)]
+            out.append(Product(row, term.multiplicity, term.noise_power, tuple(sorted(reads, key=repr))))
+    return out
+
+
+JACOBIAN_W = Argument("weight", (0, 0, 1))
+JACOBIAN_U = Argument("weight", (1, 0, 0))
+
+
+def _merged(products: Sequence[Product]) -> tuple[Product, ...]:
+    counts: dict[tuple, int] = {}
+    for product in products:
+        key = (product.row, product.noise_power, product.reads)
+        counts[key] = counts.get(key, 0) + product.multiplicity
+    return tuple(Product(row, m, power, reads) for (row, power, reads), m in counts.items() if m)
+
+
+def _inline_jacobian(product: Product, inlined: set[Argument]) -> list[Product]:
+    """``product`` with each read of an ``inlined`` dressed state written out: on a dressed entry ``(p, q)``,
+    ``(J X)_pq = W_pq X_pq + U_pq X_pp + U_qp X_qq``, so a state with ``j`` dressed entries becomes ``3^j``
+    products of the undressed state and ``j`` Jacobian weights."""
+    out = [product]
+    for read in product.reads:
+        if read.argument not in inlined:
+            continue
+        size, dressed = read.argument.key
+        expanded = []
+        for choice in itertools.product(range(3), repeat=dressed):
+            indices, weights = list(read.indices), []
+            for k, c in enumerate(choice):
+                p, q = read.indices[2 * k], read.indices[2 * k + 1]
+                weights.append(Read(JACOBIAN_W, (p, q)) if c == 0 else Read(JACOBIAN_U, (p, q) if c == 1 else (q, p)))
+                indices[2 * k: 2 * k + 2] = [(p, q), (p, p), (q, q)][c]
+            expanded.append((Read(Argument("state", (size, 0)), tuple(indices), read.row), weights))
+        out = [Product(pr.row, pr.multiplicity, pr.noise_power,
+                       tuple(sorted([r for r in pr.reads if r != read] + [state] + weights, key=repr)))
+               for pr in out for state, weights in expanded]
+    return out
+
+
+def _worth_inlining(argument: Argument, uses: int, n: int, order: int) -> bool:
+    """Write a dressed state's Jacobian into the kernel (rather than pass ``kappa_s(J X, ..)`` as an array) when that
+    costs fewer operations: inlining adds ``(3^j - 1) uses`` reads on each of ``M^(2n) / (2^n n!)`` canonical
+    outputs, dressing is ``j`` passes over ``(order + 1) M^(2s)`` entries; the first grows slower in ``M`` when
+    ``s > n``, and for ``s = n`` the constants decide."""
+    size, dressed = argument.key
+    if size != n:
+        return size > n
+    return (3**dressed - 1) * uses < dressed * (order + 1) * 2**n * math.factorial(n)
+
+
+def lower(terms: Sequence[Term], n: int, order: int) -> TransferKernel:
+    """The terms of ``kappa_n`` as products (equal products merged, the Jacobian written out where that is cheaper:
+    ``_worth_inlining``), and the arguments they read."""
+    products: list[Product] = []
+    for term in terms:
+        if any(f.spectator for s in term.states for f in s.factors):
+            raise ValueError("the fused transfer lowers a cumulant of one layer's entries; spectator terms are not")
+        products += _term_products(term, order)
+    uses = Counter(r.argument for p in products for r in p.reads if r.argument.kind == "state" and r.argument.key[1])
+    inlined = {a for a, count in uses.items() if _worth_inlining(a, count, n, order)}
+    products = _merged([q for p in _merged(products) for q in _inline_jacobian(p, inlined)])
+    arguments = sorted({read.argument for p in products for read in p.reads}, key=lambda a: (a.kind, repr(a.key)))
+    return TransferKernel(n, order, tuple(arguments), products)
+
+
+def output_images(n: int) -> np.ndarray:
+    """``(G, 2n)``: for each symmetry of ``kappa_n`` (entry permutations, swaps inside entries) the position in the
+    canonical index tuple that each output axis takes."""
+    images = set()
+    for perm in itertools.permutations(range(n)):
+        for swaps in itertools.product((False, True), repeat=n):
+            image = []
+            for k, swap in zip(perm, swaps):
+                image += [2 * k + 1, 2 * k] if swap else [2 * k, 2 * k + 1]
+            images.add(tuple(image))
+    return np.array(sorted(images), dtype=np.int64)
+
+
+# ------------------------------------------------------------------------------------------------ printing
+def _index_names(n: int) -> list[str]:
+    return [f"{ab}{k}" for k in range(n) for ab in "ab"]
+
+
+def _read_code(read: Read, position: int, names: list[str]) -> str:
+    indices = ", ".join(names[i] for i in read.indices)
+    return f"{read.argument.stack}[{position}, {'' if read.row is None else f'{read.row}, '}{indices}]"
+
+
+def _loop_level(read: Read, outer: int) -> int:
+    """The loop level at which all of a read's indices are bound (entry ``k`` is bound at level ``max(0, k - outer + 1)``)."""
+    return max(0, max(i // 2 for i in read.indices) - outer + 1)
+
+
+def print_kernel(kernel: TransferKernel) -> str:
+    """The Numba source of one cumulant's transfer (module docstring): a parallel loop over the outer pairs calling
+    a serial body, which loads each distinct read once, at the outermost loop where its indices are known, and
+    accumulates the products in registers. Point indices are unsigned (no negative-index wraparound to compile)."""
+    n, order = kernel.n, kernel.order
+    names = _index_names(n)
+    stacks = kernel.stacks
+    position = {a: k for members in stacks.values() for k, a in enumerate(members)}
+    arguments = "out, inv_width, pair_a, pair_b, outer, images, " + ", ".join(stacks)
+    outer = min(n, 2)
+    reads = sorted({read for p in kernel.products for read in p.reads}, key=repr)
+    value = {read: f"v{k}" for k, read in enumerate(reads)}
+    lines = [
+        "@njit(cache=True)",
+        f"def {kernel.name}_body(start, {arguments}):",
+        f'    """The canonical entries of kappa_{n} whose outer pairs are outer[start]."""',
+        "    n_pairs = pair_a.shape[0]",
+    ]
+    powers = sorted({p.noise_power for p in kernel.products} - {0})
+    lines += [f"    iw{p} = inv_width ** {p}" for p in powers]
+    lines.append(f"    idx = np.empty({2 * n}, np.uint64)")
+    depth = 1
+    for k in range(n):
+        pad = "    " * depth
+        if k < outer:
+            lines.append(f"{pad}p{k} = outer[start, {k}]")
+        else:
+            lines.append(f"{pad}for p{k} in range(p{k - 1}, n_pairs):")
+            depth += 1
+            pad = "    " * depth
+        lines.append(f"{pad}a{k} = pair_a[p{k}]")
+        lines.append(f"{pad}b{k} = pair_b[p{k}]")
+        if k >= outer - 1:
+            level = max(0, k - outer + 1)
+            lines += [f"{pad}{value[r]} = {_read_code(r, position[r.argument], names)}"
+                      for r in reads if _loop_level(r, outer) == level]
+    pad = "    " * depth
+    lines += [f"{pad}r{r} = 0.0" for r in range(order + 1)]
+    for product in sorted(kernel.products, key=lambda p: (p.row, repr(p.reads))):
+        factors = ([] if product.multiplicity == 1 else [repr(float(product.multiplicity))])
+        factors += ([f"iw{product.noise_power}"] if product.noise_power else [])
+        factors += [value[read] for read in product.reads]
+        lines.append(f"{pad}r{product.row} += {' * '.join(factors)}")
+    lines += [f"{pad}idx[{k}] = {name}" for k, name in enumerate(names)]
+    lines.append(f"{pad}for g in range(images.shape[0]):")
+    image = ", ".join(f"idx[images[g, {k}]]" for k in range(2 * n))
+    lines += [f"{pad}    out[{r}, {image}] = r{r}" for r in range(order + 1)]
+    lines += [
+        "",
+        "",
+        "@njit(cache=True, parallel=True)",
+        f"def {kernel.name}({arguments}):",
+        f'    """kappa_{n} of the next layer, order {order}: {len(kernel.products)} products per canonical entry, '
+        f'{len(reads)} distinct reads."""',
+        "    for start in prange(outer.shape[0]):",
+        f"        {kernel.name}_body(start, {arguments})",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+HEADER = '''"""Generated by perturbo {version}: the dense transfer of the cumulants kappa_1 .. kappa_{top} through one layer,
+order {order}, curvatures {curvatures}. Each function is one cumulant (perturbo/compiler/fused_transfer.py).
+
+Do not edit: the file name is a hash of this text, and perturbo rewrites it when it changes.
+"""
+import numpy as np
+from numba import njit, prange
+
+'''
+
+
+def print_module(kernels: Mapping[int, TransferKernel], curvatures: tuple[Beta, ...]) -> str:
+    from .._version import __version__
+
+    order = next(iter(kernels.values())).order
+    header = HEADER.format(version=__version__, top=max(kernels), order=order, curvatures=curvatures)
+    return header + "\n\n".join(print_kernel(kernels[n]) for n in sorted(kernels))
+
+
+# ------------------------------------------------------------------------------------------------ running
+PRINTED_PRODUCTS_LIMIT = 400
+"""A cumulant with more products than this is not printed: Numba compiles about 20 products a second, so the
+order-3 kernels (2,500 to 9,000 products) would take many minutes the first time; ``dense`` interprets those terms
+(``runtime_terms.LayerTransfer``)."""
+
+
+@lru_cache(maxsize=32)
+def lowered_kernels(terms_key: tuple, order: int) -> dict[int, TransferKernel]:
+    """``n -> TransferKernel`` for the derived terms ``terms_key`` (``((n, terms), ..)``)."""
+    return {n: lower(terms, n, order) for n, terms in terms_key}
+
+
+def printed(kernel: TransferKernel) -> bool:
+    return len(kernel.products) <= PRINTED_PRODUCTS_LIMIT
+
+
+@lru_cache(maxsize=32)
+def transfer_module(terms_key: tuple, order: int, curvatures: tuple[Beta, ...]) -> tuple[dict[int, TransferKernel], ModuleType | None]:
+    """The lowered kernels of ``terms_key`` that are printed, and their imported module."""
+    from ..codegen.cache import load_module
+
+    kernels = {n: k for n, k in lowered_kernels(terms_key, order).items() if printed(k)}
+    return kernels, load_module("transfer", print_module(kernels, curvatures)) if kernels else None
+
+
+def terms_key(terms: Mapping[int, Sequence[Term]]) -> tuple:
+    return tuple((n, tuple(terms[n])) for n in sorted(terms))
+
+
+@lru_cache(maxsize=16)
+def _index_tables(M: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    pair_a, pair_b = (np.array(v, dtype=np.uint64) for v in zip(*itertools.combinations_with_replacement(range(M), 2)))
+    return pair_a, pair_b, multisets(len(pair_a), min(n, 2)), output_images(n)
+
+
+class FusedTransfer:
+    """Runs the printed kernels: ``kappa_n`` of the next layer from this layer's arrays (``printed``: which ``n``)."""
+
+    def __init__(self, terms: Mapping[int, Sequence[Term]], order: int, curvatures: tuple[Beta, ...]) -> None:
+        self.kernels, self.module = transfer_module(terms_key(terms), order, curvatures)
+        self.order = order
+
+    @property
+    def printed(self) -> set[int]:
+        return set(self.kernels)
+
+    def arguments(self) -> set[Argument]:
+        return {a for kernel in self.kernels.values() for a in kernel.arguments}
+
+    def apply(self, n: int, width: int, arrays: Mapping[Argument, np.ndarray], M: int) -> np.ndarray:
+        """``kappa_n`` (``(order + 1, M^(2n))``) of the next layer; ``arrays``: every argument of the kernel."""
+        kernel = self.kernels[n]
+        out = np.empty((self.order + 1,) + (M,) * (2 * n))
+        pair_a, pair_b, outer, images = _index_tables(M, n)
+        function = getattr(self.module, kernel.name)
+        stacks = [arrays[members[0]][None] if len(members) == 1 else np.stack([arrays[a] for a in members])
+                  for members in kernel.stacks.values()]
+        function(out, 1.0 / width, pair_a, pair_b, outer, images, *stacks)
+        return out
