@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..problem import Problem
-from .fused_transfer import lowered_kernels, printed, terms_key
+from .fused_transfer import is_printed, lowered_kernels, terms_key
 from .layer_maps import LocalMap
 from .scale import linear_slope
 from .transfer import transfer_terms_for
@@ -86,7 +86,8 @@ def term_classes(size: Size) -> list[TermClass]:
     """One ``TermClass`` per output cumulant ``kappa_n`` (the dense lowering's work per layer)."""
     terms = transfer_terms_for(size.phi, LocalMap(size.phi, size.sigma_w2), size.order)
     kernels = lowered_kernels(terms_key(terms), size.order)
-    return [TermClass(n, len(terms[n]), len(kernels[n].products) if printed(kernels[n]) else None) for n in sorted(terms)]
+    return [TermClass(n, len(terms[n]), len(kernels[n].products) if is_printed(kernels[n]) else None)
+            for n in sorted(terms)]
 
 
 def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:

@@ -1,13 +1,13 @@
 """The dense lowering: the cumulants of the fluctuation as arrays over the points, layer by layer.
 
 ``kappa_s`` of ``X^(l) = S_l - K_l`` is an array ``(order + 1, M, ..., M)`` (``2s`` point axes, row ``k``
-the ``n^-k`` part at the actual widths); ``X^(0) = 0``. Each layer runs the printed transfer kernels
-(``fused_transfer``) on that layer's curvature weights, one copy's cumulants
-(``copy_cumulants.CopyCumulants``) and the state cumulants with the Jacobian applied on their first
-entries (a cumulant with too many products to print, such as order 3's, is interpreted term by term:
-``runtime_terms.LayerTransfer``); at the last layer the read-out networks take the moments of ``X^(L)`` as products of
-cumulants (``runtime_terms.readout_expectation``). ``kappa_s`` is needed for ``s <= order + 1``:
-memory ``M^(2 order + 2)``, for any activation and any order.
+the ``n^-k`` part at the actual widths); ``X^(0) = 0``. Each layer transfers the cumulants with that
+layer's curvature weights, Jacobian and one copy's cumulants (``copy_cumulants.CopyCumulants``): by
+the printed kernels (``fused_transfer``) where the plan says so, else, and for a cumulant with too many
+products to print (order 3's), by interpreting the derived terms (``runtime_terms.LayerTransfer``). At
+the last layer the read-out networks take the moments of ``X^(L)`` as products of cumulants
+(``runtime_terms.readout_expectation``). ``kappa_s`` is needed for ``s <= order + 1``: memory
+``M^(2 order + 2)``, for any activation and any order.
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def layer_arguments(
     def state_dressed(size: int, j: int) -> np.ndarray:
         """``kappa_size`` with ``J`` on its first ``j`` entries."""
         if (size, j) not in dressed:
-            dressed[size, j] = state[size] if j == 0 else propagate(state_dressed(size, j - 1), (2 * j - 1, 2 * j), jacobian)
+            dressed[size, j] = (state[size] if j == 0
+                                else propagate(state_dressed(size, j - 1), (2 * j - 1, 2 * j), jacobian))
         return dressed[size, j]
 
     arrays = {}
