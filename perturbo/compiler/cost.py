@@ -33,10 +33,11 @@ about two minutes to derive and compile the first time) and takes well under a s
 
 LOWERINGS = ("dense", "factored", "scale")
 
-PRINT_FROM_SECONDS = 1.0
+PRINT_FROM_SECONDS = 5.0
 """The dense lowering prints its transfer kernels when interpreting them would take longer than this: a printed
-module compiles once per machine and term structure (order 2: 15-40 s), which small problems do not repay (the
-same rule as ``FACTORED_FROM_POINTS``)."""
+module compiles once per machine and term structure (order 2: 30-50 s), which pays back within a few evaluations
+of this size and not for small problems (the same rule as ``FACTORED_FROM_POINTS``; the cubic at order 2 and
+``L = 6`` prints from 10 points)."""
 
 SECONDS_PER_NOISE_ENTRY = 1.2e-7
 SECONDS_PER_OUTPUT = 1e-8
