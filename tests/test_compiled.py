@@ -85,7 +85,9 @@ def test_linear_network_has_no_complete_graph_contractions():
     assert "a_ in range" in cubic  # the cubic's noise covariance is the complete graph K4
 
 
-@pytest.mark.parametrize("psi, activation", [(-0.6, None), (0.0, "0.5*t**2 - 0.3*t**3")])
+@pytest.mark.parametrize("psi, activation", [
+    (-0.6, None), pytest.param(0.0, "0.5*t**2 - 0.3*t**3", marks=pytest.mark.slow),  # 40 s: its own module
+])
 def test_sliced_loops_in_several_blocks(psi, activation, monkeypatch):
     """Blocks of the sliced index smaller than n, the last one shorter, give the same answer."""
     net = ShapedMLP(depth=3, width=40, psi=psi, activation=activation)

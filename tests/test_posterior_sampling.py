@@ -26,7 +26,7 @@ def combined(a_mean, a_se, b_mean, b_se) -> np.ndarray:
 
 @pytest.mark.parametrize("depth, width, psi, activation, noise, scale", [
     (2, 20, -0.6, None, 0.5, 0.8),
-    (2, 30, 0.0, "0.5*t**2 - 0.3*t**3", 0.5, 0.8),
+    pytest.param(2, 30, 0.0, "0.5*t**2 - 0.3*t**3", 0.5, 0.8, marks=pytest.mark.slow),
     pytest.param(3, 30, 0.0, None, 2.0, 0.8, marks=pytest.mark.slow),
     pytest.param(4, 30, 0.6, None, 2.0, 0.5, marks=pytest.mark.slow),
 ])

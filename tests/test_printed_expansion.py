@@ -28,7 +28,7 @@ def test_committed_cubic_expansions_are_current(order, tmp_path):
 
 @pytest.mark.parametrize("folder, activation, order, beta", [
     ("cubic", None, 1, 2.0), ("cubic", None, 2, 2.0), ("cubic", None, 2, float("inf")),
-    ("p_minus3t3over10plust2over2", NON_ODD, 1, 4.0), (None, NON_ODD, 2, 4.0),
+    ("p_minus3t3over10plust2over2", NON_ODD, 1, 4.0), pytest.param(None, NON_ODD, 2, 4.0, marks=pytest.mark.slow),
 ])
 def test_the_printed_expansion_evaluated_on_data_is_the_engine(folder, activation, order, beta, tmp_path):
     """Evidence ratio, ``E[z m]`` and ``E[z (C + m m')]`` of every order to 1e-12, unequal widths."""
