@@ -149,36 +149,6 @@ def moment_tensor(K, coefficients, degrees, out):
 
 
 @njit(cache=True)
-def scatter_permutations(idx, powers, value, out, perm, c):
-    """``out[flat(pi(idx))] = value`` for every permutation ``pi`` of the positions (Heap's algorithm; repeated
-    points rewrite the same entry). ``perm`` and ``c`` are scratch arrays of ``len(idx)``."""
-    n = len(idx)
-    for k in range(n):
-        perm[k] = idx[k]
-        c[k] = 0
-    flat = 0
-    for k in range(n):
-        flat += perm[k] * powers[k]
-    out[flat] = value
-    i = 0
-    while i < n:
-        if c[i] < i:
-            if i % 2 == 0:
-                perm[0], perm[i] = perm[i], perm[0]
-            else:
-                perm[c[i]], perm[i] = perm[i], perm[c[i]]
-            flat = 0
-            for k in range(n):
-                flat += perm[k] * powers[k]
-            out[flat] = value
-            c[i] += 1
-            i = 0
-        else:
-            c[i] = 0
-            i += 1
-
-
-@njit(cache=True)
 def next_multiset(idx, M):
     """Advance ``idx`` to the next non-decreasing tuple of points below ``M``; ``False`` after the last."""
     n = len(idx)

@@ -13,7 +13,37 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from perturbo.compiler.wick import next_multiset, scatter_permutations
+from perturbo.compiler.wick import next_multiset
+
+
+@njit(cache=True)
+def scatter_permutations(idx, powers, value, out, perm, c):
+    """``out[flat(pi(idx))] = value`` for every permutation ``pi`` of the positions (Heap's algorithm; repeated
+    points rewrite the same entry). ``perm`` and ``c`` are scratch arrays of ``len(idx)``."""
+    n = len(idx)
+    for k in range(n):
+        perm[k] = idx[k]
+        c[k] = 0
+    flat = 0
+    for k in range(n):
+        flat += perm[k] * powers[k]
+    out[flat] = value
+    i = 0
+    while i < n:
+        if c[i] < i:
+            if i % 2 == 0:
+                perm[0], perm[i] = perm[i], perm[0]
+            else:
+                perm[c[i]], perm[i] = perm[i], perm[c[i]]
+            flat = 0
+            for k in range(n):
+                flat += perm[k] * powers[k]
+            out[flat] = value
+            c[i] += 1
+            i = 0
+        else:
+            c[i] = 0
+            i += 1
 
 
 @njit(cache=True)
@@ -51,7 +81,7 @@ def polynomial_on_tuples(K, n_labels, pair_p, pair_q, factors, values, out):
 @njit(cache=True)
 def symmetric_polynomial_on_tuples(K, n_labels, pair_p, pair_q, factors, values, out):
     """As ``polynomial_on_tuples`` for a polynomial symmetric in its labels: one evaluation per multiset (the
-    index bookkeeping of ``perturbo.compiler.wick``; the values are this module's own)."""
+    multisets of ``perturbo.compiler.wick``; the scattering and the values are this module's own)."""
     M = K.shape[0]
     idx = np.zeros(n_labels, np.int64)
     local = np.ones(len(pair_p) + 1)
