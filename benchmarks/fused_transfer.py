@@ -118,6 +118,7 @@ def one_layer(P: int = 12, T: int = 2) -> dict:
     import sympy as sp
 
     from perturbo import ShapedMLP
+    from perturbo.activation import power_coefficients
     from perturbo.compiler.copy_cumulants import CopyCumulants
     from perturbo.compiler.dense import layer_arguments
     from perturbo.compiler.fused_transfer import FusedTransfer, output_images
@@ -132,7 +133,7 @@ def one_layer(P: int = 12, T: int = 2) -> dict:
     K = net.kernels(X)[3]
     M, order = len(K), 2
     phi = net.activation.phi
-    local_map, cumulants = LocalMap(phi, sp.Integer(1)), CopyCumulants(phi, 1.0)
+    local_map, cumulants = LocalMap(phi, sp.Integer(1)), CopyCumulants(power_coefficients(phi), 1.0)
     terms = transfer_terms_for(phi, local_map, order)
     fused = FusedTransfer(terms, order, local_map.curvatures)
     state = {}

@@ -63,6 +63,11 @@ def _as_rational_polynomial(expr: sp.Expr, original: object) -> sp.Expr:
     return poly.as_expr()
 
 
+def power_coefficients(phi: sp.Expr) -> np.ndarray:
+    """The float coefficients of the polynomial ``phi(t)`` in ascending powers of ``t``."""
+    return np.array([float(c) for c in reversed(sp.Poly(phi, t).all_coeffs())])
+
+
 @dataclass(frozen=True)
 class Activation:
     """``phi(t) = t + p(t)/depth`` with ``p`` the (exact) shaping polynomial."""
@@ -77,7 +82,7 @@ class Activation:
     @cached_property
     def coefficients(self) -> np.ndarray:
         """Float coefficients of ``phi`` in ascending powers of ``t``."""
-        return np.array([float(c) for c in reversed(sp.Poly(self.phi, t).all_coeffs())])
+        return power_coefficients(self.phi)
 
     @property
     def degree(self) -> int:

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-import sympy as sp
 
 from ._version import __version__
 from .data import Dataset, demo_dataset, load_dataset
@@ -227,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="numbers of points M = P + T, comma-separated (default 4,8,12,16,24,32)")
     cost.add_argument("--psi", type=float, default=-0.6, help="cubic shaping strength psi (default -0.6)")
     cost.add_argument("--activation", help="shaping polynomial p(t) (overrides --psi)")
+
+    compile_ = commands.add_parser(
+        "compile", help="write a standalone evaluator of the series (a module needing only NumPy and Numba)")
+    compile_.add_argument("--order", type=int, required=True, help="order in 1/N, 0..2")
+    compile_.add_argument("--psi", type=float, default=-0.6, help="cubic shaping strength psi (default -0.6)")
+    compile_.add_argument("--activation", help="shaping polynomial p(t) (overrides --psi), phi(t) = t + p(t)/L")
+    compile_.add_argument("-o", "--output", required=True, help="the module to write, e.g. evaluator.py")
 
     verify = commands.add_parser(
         "verify", help="check a hand-derived term against the engine (exit 0: holds, 1: does not)",
@@ -524,7 +530,7 @@ def cmd_representations(args: argparse.Namespace) -> None:
 
 
 def cmd_cost(args: argparse.Namespace) -> None:
-    from .compiler.cost import Size, plan_for, term_classes
+    from .compiler import program
 
     net = ShapedMLP(depth=args.depth, width=1, psi=args.psi, activation=args.activation)
     order = check_order(args.order, MAX_ORDER)
@@ -533,23 +539,43 @@ def cmd_cost(args: argparse.Namespace) -> None:
     points = args.points if isinstance(args.points, list) else [args.points]
     if any(m < 1 for m in points):
         raise ValueError(f"--points must be positive integers, got {points}")
-    sizes = [Size(net.activation.phi, sp.nsimplify(net.sigma_w2, rational=True), m, order, args.depth) for m in points]
+    compiled = program(net.activation.phi, order, net.sigma_w2)
     print(f"order {order}, phi(t) = {net.activation.phi}, L = {args.depth}")
     classes = "   ".join(f"kappa_{c.n}: {c.terms} terms ({c.products} printed products)" if c.products is not None
-                           else f"kappa_{c.n}: {c.terms} terms (interpreted)" for c in term_classes(sizes[0]))
+                           else f"kappa_{c.n}: {c.terms} terms (interpreted)" for c in compiled.term_classes)
     print(f"derived transfer terms per layer (a printed kernel visits the M^(2n) / (2^n n!) canonical entries of "
           f"kappa_n): {classes}")
     print(f"{'points':>8}  {'lowering':15} {'estimate':>10} {'memory':>10}")
-    for size in sizes:
+    for m in points:
         try:
-            chosen = plan_for(size)
+            chosen = compiled.plan(m, args.depth)
         except ValueError as error:
-            print(f"{size.points:>8}  refused: {error}")
+            print(f"{m:>8}  refused: {error}")
             continue
         lowering = chosen.lowering + (", printed" if chosen.printed else "")
-        print(f"{size.points:>8}  {lowering:15} {chosen.seconds:>8.2g} s {chosen.memory / 1e6:>7.3g} MB")
+        print(f"{m:>8}  {lowering:15} {chosen.seconds:>8.2g} s {chosen.memory / 1e6:>7.3g} MB")
     print("estimates for a warm process; the first use of an activation's term structure compiles its modules "
           "(dense order 2: 30-50 s; factored: seconds to minutes), then cached on disk")
+
+
+def cmd_compile(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .activation import parse_shaping
+    from .compiler.standalone import write_evaluator
+
+    order = check_order(args.order, MAX_ORDER)
+    output = Path(args.output)
+    if output.suffix != ".py" or not output.stem.isidentifier():
+        raise ValueError(f"--output must name a Python module (an identifier ending in .py), got {args.output!r}")
+    shaping = parse_shaping(args.activation, args.psi)
+    text = write_evaluator(shaping, order)
+    output.write_text(text)
+    print(f"wrote {output} ({text.count(chr(10))} lines): phi(t) = t + ({shaping})/L to order {order}, needing only "
+          "NumPy and Numba")
+    print(f"  import {output.stem}; {output.stem}.log_evidence_terms(X, y, beta, widths, sigma_w2=1.0)")
+    print(f"  {output.stem}.predictive_terms(X, y, X_test, beta, widths, sigma_w2=1.0)  # (mean_terms, var_terms)")
+    print("  its Numba kernels compile on first use (order 2: about 30 s) and are cached beside the module")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -677,7 +703,7 @@ def _tolist(a: np.ndarray | None) -> list | None:
     return None if a is None else a.tolist()
 
 
-COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "cost": cmd_cost, "verify": cmd_verify,
+COMMANDS = {"demo": cmd_demo, "evaluate": cmd_evaluate, "check": cmd_check, "derive": cmd_derive, "cost": cmd_cost, "compile": cmd_compile, "verify": cmd_verify,
             "representations": cmd_representations, "depth-benefit": cmd_depth_benefit,
             "sweep": cmd_sweep, "cache": cmd_cache, "plot": cmd_plot}
 

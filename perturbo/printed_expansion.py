@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from .activation import t
+from .activation import power_coefficients, t
 from .compiler.copy_cumulants import CopyCumulants
-from .compiler.layer_maps import VARIABLES, LocalMap
+from .compiler.layer_maps import VARIABLES
+from .compiler.program import program
 from .compiler.readout import End, ReadoutNetwork, Run, readout_networks
-from .compiler.transfer import Noise, Term, Weight, transfer_terms_for
+from .compiler.transfer import Noise, Term, Weight
 
 OUTPUTS = {"z": "E[z]", "zm": "E[z m_x]", "zs": "E[z (C_xx' + m_x m_x')]"}
 LARGEST_LISTED = 300
@@ -46,7 +47,7 @@ def _generic_phi(phi: sp.Expr) -> tuple[sp.Expr, float]:
 def _vanishing_noise(phi: sp.Expr, terms: dict[int, tuple[Term, ...]]) -> set[Noise]:
     """Noise operands equal to zero on a random kernel (``2r`` distinct points) at generic parameters."""
     generic, sigma_w2 = _generic_phi(phi)
-    cumulants, rng, zero = CopyCumulants(generic, sigma_w2), np.random.default_rng(0), set()
+    cumulants, rng, zero = CopyCumulants(power_coefficients(generic), sigma_w2), np.random.default_rng(0), set()
     noises = {op for n in terms for term in terms[n] for op, _ in term.operands if isinstance(op, Noise)}
     for op in noises:
         B = rng.normal(size=(2 * op.r, 2 * op.r + 1))
@@ -135,12 +136,12 @@ def _network_latex(net: ReadoutNetwork) -> str:
 def expansion(order: int, phi: sp.Expr, sigma_w2: sp.Expr) -> tuple[dict, dict[int, list[Term]], dict]:
     """The machine-readable expansion (module docstring: symbols, transfer terms by ``n``, read-out networks),
     the transfer terms it lists and the curvature weights (``beta -> d^beta f / beta!``)."""
-    local_map = LocalMap(phi, sigma_w2)
-    terms = transfer_terms_for(phi, local_map, order)
+    compiled = program(phi, order, sigma_w2)
+    local_map, terms = compiled.local_map, compiled.transfer
     zero = _vanishing_noise(phi, terms)
     kept = {n: [term for term in terms[n] if not any(op in zero for op, _ in term.operands)] for n in terms}
     weights = {"".join(map(str, beta)): sp.sstr(e) for beta, e in local_map.coefficients.items()}
-    readout = {name: {str(k): [_network_json(net) for net in readout_networks(k, 2 * order)[name]]
+    readout = {name: {str(k): [_network_json(net) for net in compiled.readout[k][name]]
                       for k in range(2 * order + 1)} for name in OUTPUTS}
     return {
         "order": order,

@@ -136,9 +136,9 @@ def test_json_is_strict_at_zero_temperature(npz_file, capsys):
 def test_cost_prints_the_plan_the_term_classes_and_refusals(capsys):
     assert main(["cost", "--order", "2", "--points", "4,24"]) in (0, None)
     out = capsys.readouterr().out
-    from perturbo.compiler.cost import Size, term_classes
+    from perturbo.compiler import program
     net = ShapedMLP(depth=6, width=1, psi=-0.6)
-    for c in term_classes(Size(net.activation.phi, 1, 4, 2, 6)):
+    for c in program(net.activation.phi, 2).term_classes:
         assert f"kappa_{c.n}: {c.terms} terms ({c.products} printed products)" in out
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()[:1].isdigit()}
     assert "dense" in lines["4"]

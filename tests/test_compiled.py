@@ -263,6 +263,25 @@ def test_two_processes_compiling_at_once(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_two_cold_processes_derive_once(tmp_path):
+    """Four processes miss the index at once: one derives (slowly, holding the lock), the others wait and then
+    import its module; the derivation ran once (each run appends a line to a file)."""
+    log = tmp_path / "derivations.txt"
+    script = (
+        "import pathlib, time; from perturbo.codegen import cache\n"
+        "def derive():\n"
+        f"    with open({str(log)!r}, 'a') as f: f.write('derived\\n')\n"
+        "    time.sleep(1.0)\n"
+        "    return 'VALUE = 5\\n'\n"
+        "print(cache.load_derived('locked', 'phi = t', derive).VALUE)\n"
+    )
+    env = dict(os.environ, PERTURBO_CACHE_DIR=str(tmp_path / "cache"))
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE) for _ in range(4)]
+    outputs = [p.communicate()[0].decode().strip() for p in procs]
+    assert outputs == ["5"] * 4
+    assert log.read_text().splitlines() == ["derived"]
+
+
 class Deriver:
     """A ``derive`` callback that counts its calls."""
 

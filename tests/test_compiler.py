@@ -20,8 +20,8 @@ import pytest
 import sympy as sp
 
 from perturbo import ShapedMLP
-from perturbo.activation import t
-from perturbo.compiler import cost, moments, plan
+from perturbo.activation import power_coefficients, t
+from perturbo.compiler import cost, moments, plan, problem_program
 from perturbo.compiler.copy_cumulants import CopyCumulants
 from perturbo.compiler.dense import dense_moments
 from perturbo.compiler.factored import factored_moments
@@ -89,7 +89,7 @@ def test_copy_cumulants_equal_the_symbolic_taylor_tables(activation, r):
     rng = np.random.default_rng(r)
     B = rng.normal(size=(3, 3))
     K = 0.3 * B @ B.T / 3 + 0.2 * np.eye(3)
-    wick, tables = CopyCumulants(phi, 1.0), CopyMoments(phi, sp.Integer(1))
+    wick, tables = CopyCumulants(power_coefficients(phi), 1.0), CopyMoments(phi, sp.Integer(1))
     for alpha in [()] + tables.inputs(r, 4 - r)[::5]:  # inputs of degree <= 2 (r = 2), 1 (r = 3)
         expected = tables.tensor(K, r, alpha)
         got = wick.tensor(K, r, alpha)
@@ -114,7 +114,7 @@ def wishart_chain_cumulants(s0: sp.Rational, depth: int, n_max: int) -> dict[int
 def test_cumulant_transfer_reproduces_the_exact_wishart_chain(order):
     """Layer by layer, ``kappa_n(S_L - K_L)`` row ``k`` is the ``eps^k`` part of the exact cumulant."""
     depth, width, s0 = 3, 40, sp.Rational(7, 10)
-    local, cumulants = LocalMap(t, sp.Integer(1)), CopyCumulants(t, 1.0)
+    local, cumulants = LocalMap(t, sp.Integer(1)), CopyCumulants(power_coefficients(t), 1.0)
     terms = transfer_terms_for(t, local, order)
     K = np.array([[float(s0)]])
     state = {n: np.zeros((order + 1,) + (1,) * (2 * n)) for n in range(1, order + 2)}
@@ -208,8 +208,11 @@ def test_expensive_evaluations_warn_first(monkeypatch):
 
 
 def test_dense_cost_grows_with_the_points_as_documented():
-    small = cost.dense_cost(cost.Size.of(problem(CUBIC, 2, 30, P=4, T=0, order=2, beta=2.0)))
-    large = cost.dense_cost(cost.Size.of(problem(CUBIC, 2, 30, P=8, T=0, order=2, beta=2.0)))
+    def size(P: int) -> cost.Size:
+        p = problem(CUBIC, 2, 30, P=P, T=0, order=2, beta=2.0)
+        return problem_program(p).size(len(p.kernels[-1]), len(p.widths))
+
+    small, large = cost.dense_cost(size(4)), cost.dense_cost(size(8))
     assert large[1] / small[1] == pytest.approx(2.0**6)  # memory M^(2 order + 2)
     assert 2.0**4 < large[0] / small[0] <= 2.0**6  # time: sum over kappa_n of M^(2n), n <= order + 1
 

@@ -14,7 +14,7 @@ import sympy as sp
 from perturbo.compiler import plan
 from perturbo.compiler.dense import dense_moments
 
-from perturbo.activation import t
+from perturbo.activation import power_coefficients, t
 from perturbo.compiler.copy_cumulants import CopyCumulants
 from perturbo.compiler.dense import layer_arguments
 from perturbo.compiler.fused_transfer import FusedTransfer, output_images
@@ -47,7 +47,7 @@ def test_printed_transfer_equals_the_interpreted_terms(activation, order, printe
     M = 5  # 15 pairs: the outer pair list splits among the threads
     B = rng.normal(size=(M, M + 2))
     K = 0.8 * B @ B.T / (M + 2) + 0.1 * np.eye(M)
-    local_map, cumulants = LocalMap(phi, sp.Integer(1)), CopyCumulants(phi, 1.0)
+    local_map, cumulants = LocalMap(phi, sp.Integer(1)), CopyCumulants(power_coefficients(phi), 1.0)
     terms = transfer_terms_for(phi, local_map, order)
     fused = FusedTransfer(terms, order, local_map.curvatures)
     assert fused.printed == printed

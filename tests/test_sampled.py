@@ -256,13 +256,13 @@ def _mean_map_by_jet_algebra(weights: dict, K_next: np.ndarray, S: Jet) -> Jet:
 def test_fused_mean_map_equals_the_jet_algebra(activation, top):
     """The one-pass kernel (``jets.hadamard_polynomial``) against whole-array jet products, on a sparse jet."""
     from perturbo.compiler.layer_maps import LocalMap
-    from perturbo.sampled.pattern_values import Network
+    from perturbo.sampled.pattern_values import SampledNetwork
 
     rng = np.random.default_rng(7)
     X, y, _ = make_data(P=5, N0=8, T=0, seed=6)
     net = ShapedMLP(3, 40, activation=activation)
     kernels = net.kernels(X)
-    network = Network(net.activation.phi, sp.Rational(1), kernels, Readout.at(kernels[-1], 5, y, 0.5))
+    network = SampledNetwork(net.activation.phi, sp.Rational(1), kernels, Readout.at(kernels[-1], 5, y, 0.5))
     box = Box(top)
     present = [alpha for alpha in box.indices[1:] if alpha[0] > 0][:3]  # reached by one copy so far
     S = Jet(box, {box.zero: kernels[1], **{a: 0.1 * (lambda e: e + np.swapaxes(e, -1, -2))(rng.normal(size=(2, 5, 5)))

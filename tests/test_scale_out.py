@@ -150,11 +150,11 @@ def test_a_worker_receives_the_kernels_and_rebuilds_the_rest():
     import pickle
 
     from perturbo.sampled.estimator import _piece_values
-    from perturbo.sampled.pattern_values import Network, Readout
+    from perturbo.sampled.pattern_values import SampledNetwork, Readout
 
     kernels = NET.kernels(np.vstack([X, XT]))
     M = len(kernels[-1])
-    network = Network(NET.activation.phi, NET.sigma_w2, kernels, Readout.at(kernels[-1], len(X), Y, 0.5))
+    network = SampledNetwork(NET.activation.phi, NET.sigma_w2, kernels, Readout.at(kernels[-1], len(X), Y, 0.5))
     shipped = pickle.dumps(network)
     assert len(shipped) < (len(kernels) + 3) * M * M * 8 + 20_000  # kernels, K and A of the read-out, y
     pattern = patterns(NET.depth, ORDER)[-1]

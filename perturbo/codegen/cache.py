@@ -13,6 +13,9 @@ it just to learn the hash: ``load_derived`` keeps an index from the derivation's
 inputs (the activation, the package and SymPy versions, and a hash of the
 generator's own code) to the module file. Any change to those inputs is a new
 index entry; the module file is still named by its source hash and checked.
+Two processes that miss at once do not both derive: the first holds an advisory
+lock on the inputs' hash (``fcntl.flock``, under ``locks/``) while it derives, and
+the second, once it has the lock, finds the entry written and imports it.
 
 Derived *numbers* (the Taylor tables of the one-copy moments of the test suite's pull-back oracle,
 minutes to derive at order 3) are kept the same way by ``load_derived_arrays``: an
@@ -33,7 +36,8 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -116,25 +120,60 @@ def _index_path(stem: str, inputs: str, directory: Path) -> Path:
     return directory / "index" / f"{stem}_{_versioned_digest(inputs)}.txt"
 
 
-def load_derived(stem: str, inputs: str, derive: Callable[[], str]) -> ModuleType:
-    """Import the module that ``derive()`` generates from ``inputs``, deriving only on a cache miss.
+@contextmanager
+def _exclusive(name: str) -> Iterator[None]:
+    """An advisory lock on ``name`` shared by every process using the cache (``fcntl.flock`` on a file under
+    ``locks/``), held while the block runs; without ``fcntl`` (not POSIX) or a writable directory, no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path = cache_dir() / "locks" / f"{name}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    ``inputs`` must determine the source completely (see the module docstring). A hit
-    needs an intact index entry naming an intact module file; anything else re-derives.
-    """
+
+def _indexed(stem: str, inputs: str) -> Path | None:
+    """The intact module file an intact index entry names, else ``None``."""
     for directory in (cache_dir(), _fallback_dir()):
         index = _index_path(stem, inputs, directory)
         if _intact(index):
             path = directory / index.read_text().split("\n", 1)[1]
             if _intact(path):
                 log.debug("cache hit: %s", path)
-                return _import(path)
-    log.info("deriving the %s module (not in the cache %s)", stem, cache_dir())
-    path = _store(stem, derive())
-    try:
-        _write_atomically(_index_path(stem, inputs, path.parent), path.name)
-    except OSError as exc:  # the module is usable; the next process derives again
-        log.warning("could not write the cache index in %s (%s)", path.parent, exc)
+                return path
+    return None
+
+
+def load_derived(stem: str, inputs: str, derive: Callable[[], str]) -> ModuleType:
+    """Import the module that ``derive()`` generates from ``inputs``, deriving only on a cache miss.
+
+    ``inputs`` must determine the source completely (see the module docstring). A hit
+    needs an intact index entry naming an intact module file; anything else re-derives,
+    one process at a time (the others wait, then find it).
+    """
+    path = _indexed(stem, inputs)
+    if path is None:
+        with _exclusive(f"{stem}_{_versioned_digest(inputs)}"):
+            path = _indexed(stem, inputs)  # written while this process waited for the lock?
+            if path is None:
+                log.info("deriving the %s module (not in the cache %s)", stem, cache_dir())
+                path = _store(stem, derive())
+                try:
+                    _write_atomically(_index_path(stem, inputs, path.parent), path.name)
+                except OSError as exc:  # the module is usable; the next process derives again
+                    log.warning("could not write the cache index in %s (%s)", path.parent, exc)
     return _import(path)
 
 
@@ -168,12 +207,28 @@ def load_derived_arrays(
     ``inputs`` must determine the arrays completely; a damaged archive is derived again.
     """
     name = f"{stem}_{_versioned_digest(inputs)}.npz"
-    for directory in (cache_dir(), _fallback_dir()):
-        arrays = _read_arrays(directory / "arrays" / name)
-        if arrays is not None:
-            log.debug("cache hit: %s", directory / "arrays" / name)
-            return arrays
-    log.info("deriving %s (not in the cache %s)", stem, cache_dir())
+
+    def stored() -> dict[str, np.ndarray] | None:
+        for directory in (cache_dir(), _fallback_dir()):
+            arrays = _read_arrays(directory / "arrays" / name)
+            if arrays is not None:
+                log.debug("cache hit: %s", directory / "arrays" / name)
+                return arrays
+        return None
+
+    arrays = stored()
+    if arrays is not None:
+        return arrays
+    with _exclusive(name):
+        arrays = stored()  # written while this process waited for the lock?
+        if arrays is None:
+            log.info("deriving %s (not in the cache %s)", stem, cache_dir())
+            arrays = _derive_and_store(name, stem, derive)
+    return arrays
+
+
+def _derive_and_store(name: str, stem: str, derive: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``derive()``, written to the cache as the archive ``name`` (with a checksum over its arrays)."""
     arrays = derive()
     buffer = io.BytesIO()
     np.savez(buffer, **arrays, **{ARRAY_CHECKSUM: np.array(_arrays_checksum(arrays))})

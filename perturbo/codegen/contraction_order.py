@@ -329,11 +329,11 @@ def shared_star_program(group: SharedStar) -> StarProgram:
     return StarProgram(before, loop, after, [alias.get(r, r) for r in results])
 
 
-Program = tuple[list[str], str]
+StepLines = tuple[list[str], str]
 """Python lines ``name = expression`` and the variable holding the result."""
 
 
-def share_steps(programs: dict[int, Program], temporary: str = "t") -> tuple[dict[str, str], dict[int, Program]]:
+def share_steps(programs: dict[int, StepLines], temporary: str = "t") -> tuple[dict[str, str], dict[int, StepLines]]:
     """Hoist the steps that several programs compute into shared steps ``o['s0']``, ``o['s1']``, ...
 
     Two lines compute the same thing when their expressions agree once each temporary is
@@ -357,7 +357,7 @@ def share_steps(programs: dict[int, Program], temporary: str = "t") -> tuple[dic
         users.update({key for _, key, _ in rows})
     names: dict[int, str] = {}
     steps: dict[str, str] = {}
-    shared: dict[int, Program] = {}
+    shared: dict[int, StepLines] = {}
     for number, rows in keyed.items():
         rename: dict[str, str] = {}
         kept = []

@@ -20,12 +20,23 @@ import logging
 import warnings
 
 from ..problem import Moments, Problem
-from .cost import LOWERINGS, Plan, plan
+from .cost import LOWERINGS, Plan
+from .program import Program, program
 
 log = logging.getLogger(__name__)
 
 EXPENSIVE_SECONDS = 60.0
 """Above this estimate an exact evaluation warns first (with the cheaper options)."""
+
+
+def problem_program(problem: Problem) -> Program:
+    """The program of the problem's activation, weight variance and order (``program``: one per key)."""
+    return program(problem.phi, problem.order, problem.sigma_w2)
+
+
+def plan(problem: Problem) -> Plan:
+    """The problem's lowering (the cheapest, or the one it names) with its estimates (``Program.plan``)."""
+    return problem_program(problem).plan(len(problem.kernels[-1]), len(problem.widths), problem.lowering)
 
 
 def moments(problem: Problem, chosen: Plan | None = None) -> Moments:
@@ -52,4 +63,4 @@ def moments(problem: Problem, chosen: Plan | None = None) -> Moments:
     return dense_moments(problem, chosen.printed)
 
 
-__all__ = ["LOWERINGS", "Plan", "moments", "plan"]
+__all__ = ["LOWERINGS", "Plan", "Program", "moments", "plan", "problem_program", "program"]

@@ -24,13 +24,13 @@ Outside the domain (``2 psi K0_aa >= 1`` for some point) the flow blows up befor
 """
 from __future__ import annotations
 
-import math
 from functools import cached_property, lru_cache
 
 import numpy as np
 import sympy as sp
 
 from ..problem import Moments
+from .layer_maps import taylor_coefficients
 from .readout import ReadoutOperands
 from .runtime_terms import BATCH, FactoredCumulant, LayerTransfer, readout_moments
 from .transfer import transfer_terms
@@ -55,16 +55,7 @@ class ContinuumFlow:
 
     @cached_property
     def coefficients(self) -> dict[tuple[int, int, int], sp.Expr]:
-        f, variables, out = flow_map(), (s_aa, s_bb, s_ab), {}
-        for n in (1, 2):
-            for b1 in range(n + 1):
-                for b2 in range(n - b1 + 1):
-                    beta = (b1, b2, n - b1 - b2)
-                    e = sp.diff(f, *[v for v, k in zip(variables, beta) for _ in range(k)])
-                    e = sp.simplify(e / math.prod(math.factorial(k) for k in beta))
-                    if e != 0:
-                        out[beta] = e
-        return out
+        return taylor_coefficients(flow_map(), (s_aa, s_bb, s_ab), 2, sp.simplify)
 
     @cached_property
     def curvatures(self) -> tuple[tuple[int, int, int], ...]:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import sympy as sp
 
-from ..activation import t
 from .transfer import set_partitions
+from .wick import moment_tensor, symmetric_moment_tensor
 
 LocalPair = tuple[int, int]
 
@@ -34,14 +33,15 @@ class CopyCumulants:
     ``w_B = 2^-(number of diagonal pairs)``.
     """
 
-    def __init__(self, phi: sp.Expr, sigma_w2: float) -> None:
-        poly = sp.Poly(phi, t)
-        self.degree = poly.degree()
-        derivatives = [sp.Poly(sp.diff(phi, t, k), t) for k in range(self.degree + 1)]
+    def __init__(self, phi: np.ndarray, sigma_w2: float) -> None:
+        """``phi``: the activation's coefficients in ascending powers of ``t`` (``activation.power_coefficients``);
+        ``coefficients[k, p]``, those of its ``k``-th derivative, ``phi_(p+k) (p+k)!/p!``."""
+        phi = np.trim_zeros(np.asarray(phi, dtype=float), "b")
+        self.degree = len(phi) - 1
         self.coefficients = np.zeros((self.degree + 1, self.degree + 1))
-        for k, dk in enumerate(derivatives):
-            for (power,), c in dk.terms():
-                self.coefficients[k, power] = float(c)
+        for k in range(self.degree + 1):
+            for power in range(self.degree + 1 - k):
+                self.coefficients[k, power] = phi[power + k] * math.perm(power + k, k)
         self.sigma_w2 = float(sigma_w2)
         self._memo: dict[tuple, np.ndarray] = {}
 
@@ -66,8 +66,6 @@ class CopyCumulants:
         self._memo.clear()
 
     def _compute_raw(self, K: np.ndarray, derivative_orders: tuple[int, ...]) -> np.ndarray:
-        from .wick import moment_tensor, symmetric_moment_tensor
-
         M, n = len(K), len(derivative_orders)
         out = np.zeros(M**n)
         if any(d > self.degree for d in derivative_orders):

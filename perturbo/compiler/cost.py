@@ -16,14 +16,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import sympy as sp
-
-from ..problem import Problem
-from .fused_transfer import is_printed, lowered_kernels, terms_key
-from .layer_maps import LocalMap
-from .scale import linear_slope
-from .transfer import transfer_terms_for
-
 DENSE_MEMORY_LIMIT = 4e9
 """Bytes; a dense evaluation above this is refused with a clear message."""
 
@@ -60,21 +52,6 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class Size:
-    """What the cost depends on: the activation, the number of points (training plus test), the order, the depth."""
-
-    phi: sp.Expr
-    sigma_w2: sp.Rational
-    points: int
-    order: int
-    depth: int
-
-    @classmethod
-    def of(cls, problem: Problem) -> Size:
-        return cls(problem.phi, problem.sigma_w2, len(problem.kernels[-1]), problem.order, len(problem.widths))
-
-
-@dataclass(frozen=True)
 class TermClass:
     """The derived transfer of ``kappa_n``: its terms, and its products when printed (``None``: interpreted)."""
 
@@ -83,19 +60,23 @@ class TermClass:
     products: int | None
 
 
-def term_classes(size: Size) -> list[TermClass]:
-    """One ``TermClass`` per output cumulant ``kappa_n`` (the dense lowering's work per layer)."""
-    terms = transfer_terms_for(size.phi, LocalMap(size.phi, size.sigma_w2), size.order)
-    kernels = lowered_kernels(terms_key(terms), size.order)
-    return [TermClass(n, len(terms[n]), len(kernels[n].products) if is_printed(kernels[n]) else None)
-            for n in sorted(terms)]
+@dataclass(frozen=True)
+class Size:
+    """What the cost depends on: the order, the number of points (training plus test), the depth, the transfer's term
+    classes and whether the activation is linear (``Program.size`` fills it in)."""
+
+    order: int
+    points: int
+    depth: int
+    classes: tuple[TermClass, ...]
+    linear: bool
 
 
 def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:
     """``(seconds, bytes)`` of the dense lowering (module docstring), with the printed kernels or interpreting all."""
     M, order = float(size.points), size.order
     seconds = SECONDS_PER_NOISE_ENTRY * M ** (2 * order + 2)
-    for c in term_classes(size):
+    for c in size.classes:
         if c.products is None or not printed:
             seconds += SECONDS_PER_INTERPRETED * c.terms * M ** (2 * c.n)
         else:
@@ -112,8 +93,8 @@ def check_lowering(lowering: str | None, size: Size) -> None:
         raise ValueError(f"lowering must be None (chosen by cost) or one of {', '.join(LOWERINGS)}, not {lowering!r}")
     if lowering == "factored" and size.order != 1:
         raise ValueError(f"the factored lowering is the first order's: order {size.order} needs 'dense' (or None)")
-    if lowering == "scale" and linear_slope(size.phi) is None:
-        raise ValueError(f"the scale lowering needs a linear activation, not phi(t) = {size.phi}: use 'dense' or None")
+    if lowering == "scale" and not size.linear:
+        raise ValueError("the scale lowering needs a linear activation: use 'dense' or None")
 
 
 def plan_for(size: Size, lowering: str | None = None) -> Plan:
@@ -121,7 +102,7 @@ def plan_for(size: Size, lowering: str | None = None) -> Plan:
     is not practical."""
     check_lowering(lowering, size)
     M, order, L = size.points, size.order, size.depth
-    if lowering == "scale" or (lowering is None and linear_slope(size.phi) is not None):
+    if lowering == "scale" or (lowering is None and size.linear):
         return Plan("scale", 1e-3 + float(M) ** 3 / FLOPS, 8.0 * (2 * order + 3) * M * M)
     seconds, memory = dense_cost(size)
     if lowering == "factored" or (lowering is None and order == 1 and M >= FACTORED_FROM_POINTS):
@@ -134,8 +115,3 @@ def plan_for(size: Size, lowering: str | None = None) -> Plan:
         )
     printed = dense_cost(size, printed=False)[0] > PRINT_FROM_SECONDS
     return Plan("dense", dense_cost(size, printed)[0], memory, printed)
-
-
-def plan(problem: Problem) -> Plan:
-    """``plan_for`` the problem's size and requested lowering."""
-    return plan_for(Size.of(problem), problem.lowering)

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..activation import power_coefficients
 from ..problem import Moments, Problem
 from ..progress import progress
 from .copy_cumulants import CopyCumulants
 from .fused_transfer import Argument, FusedTransfer
-from .layer_maps import LocalMap, propagate
+from .layer_maps import propagate
+from .program import program
 from .readout import ReadoutOperands
 from .runtime_terms import LayerTransfer, readout_moments
-from .transfer import transfer_terms_for
 
 
 def layer_arguments(
@@ -54,9 +55,9 @@ def dense_moments(problem: Problem, printed: bool = True) -> Moments:
     """The moments through the dense lowering; ``printed``: run the printed transfer kernels (the plan decides:
     ``cost.PRINT_FROM_SECONDS``), else interpret every term."""
     order, widths = problem.order, problem.widths
-    local_map = LocalMap(problem.phi, problem.sigma_w2)
-    cumulants = CopyCumulants(problem.phi, float(problem.sigma_w2))
-    terms = transfer_terms_for(problem.phi, local_map, order)
+    compiled = program(problem.phi, order, problem.sigma_w2)
+    local_map, terms = compiled.local_map, compiled.transfer
+    cumulants = CopyCumulants(power_coefficients(problem.phi), float(problem.sigma_w2))
     transfer = FusedTransfer(terms, order, local_map.curvatures) if printed else None
     needed = transfer.arguments() if printed else set()
     M = len(problem.kernels[-1])

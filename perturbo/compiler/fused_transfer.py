@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -232,8 +232,7 @@ def print_kernel(kernel: TransferKernel) -> str:
         "@njit(cache=True)",
         f"def {kernel.name}_body(start, {arguments}):",
         f'    """The canonical entries of kappa_{n} whose outer pairs are outer[start]."""',
-        "    n_pairs = pair_a.shape[0]",
-    ]
+    ] + (["    n_pairs = pair_a.shape[0]"] if n > 2 else [])
     powers = sorted({p.noise_power for p in kernel.products} - {0})
     lines += [f"    iw{p} = inv_width ** {p}" for p in powers]
     lines.append(f"    idx = np.empty({2 * n}, np.uint64)")
@@ -351,10 +350,17 @@ class FusedTransfer:
     def apply(self, n: int, width: int, arrays: Mapping[Argument, np.ndarray], M: int) -> np.ndarray:
         """``kappa_n`` (``(order + 1, M^(2n))``) of the next layer; ``arrays``: every argument of the kernel."""
         kernel = self.kernels[n]
-        out = np.empty((self.order + 1,) + (M,) * (2 * n))
-        pair_a, pair_b, outer, images = _index_tables(M, n)
-        function = getattr(self.module, kernel.name)
-        stacks = [arrays[members[0]][None] if len(members) == 1 else np.stack([arrays[a] for a in members])
-                  for members in kernel.stacks.values()]
-        function(out, 1.0 / width, pair_a, pair_b, outer, images, *stacks)
-        return out
+        return apply_kernel(getattr(self.module, kernel.name), tuple(kernel.stacks.values()), n, self.order, width,
+                            arrays, M)
+
+
+def apply_kernel(function: Callable, stacks: Sequence[Sequence[Argument]], n: int, order: int, width: int,
+                 arrays: Mapping[Argument, np.ndarray], M: int) -> np.ndarray:
+    """Run one printed kernel ``function`` (``print_kernel``): ``kappa_n`` of the next layer, ``(order + 1, M^(2n))``,
+    from the layer's ``arrays``, stacked as the kernel's arguments ``stacks`` list them."""
+    out = np.empty((order + 1,) + (M,) * (2 * n))
+    pair_a, pair_b, outer, images = _index_tables(M, n)
+    stacked = [arrays[members[0]][None] if len(members) == 1 else np.stack([arrays[a] for a in members])
+               for members in stacks]
+    function(out, 1.0 / width, pair_a, pair_b, outer, images, *stacked)
+    return out

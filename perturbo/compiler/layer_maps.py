@@ -19,17 +19,34 @@ starting from ``W = 1``, ``U = 0``.
 from __future__ import annotations
 
 import math
-from functools import cached_property
+from collections.abc import Callable
+from functools import cached_property, lru_cache
 
 import numpy as np
 import sympy as sp
 from numba import njit, prange
 
-from ..runtime.local_map import LocalPolynomial
+from ..runtime.local_map import LocalPolynomial, local_polynomial
 from ..symbolic.mean_map import S_aa, S_ab, S_bb, mean_map_expr
 
 Beta = tuple[int, int, int]
 VARIABLES = (S_aa, S_bb, S_ab)
+
+
+def taylor_coefficients(f: sp.Expr, variables: tuple[sp.Symbol, sp.Symbol, sp.Symbol], max_degree: int,
+                        simplify: Callable[[sp.Expr], sp.Expr] = sp.expand) -> dict[Beta, sp.Expr]:
+    """The non-zero local Taylor coefficients ``d^beta f / beta!``, ``1 <= |beta| <= max_degree``, of a map
+    ``f(S_aa, S_bb, S_ab)`` (``variables``): of a layer map here, of the continuum flow in ``continuum``."""
+    out = {}
+    for n in range(1, max_degree + 1):
+        for b1 in range(n + 1):
+            for b2 in range(n - b1 + 1):
+                beta = (b1, b2, n - b1 - b2)
+                e = sp.diff(f, *[v for v, k in zip(variables, beta) for _ in range(k)])
+                e = simplify(e / math.prod(math.factorial(k) for k in beta))
+                if e != 0:
+                    out[beta] = e
+    return out
 
 
 class LocalMap:
@@ -50,16 +67,7 @@ class LocalMap:
     @cached_property
     def coefficients(self) -> dict[Beta, sp.Expr]:
         """Non-zero ``d^beta f / beta!`` for ``1 <= |beta| <= deg f``."""
-        out = {}
-        for n in range(1, self.degree + 1):
-            for b1 in range(n + 1):
-                for b2 in range(n - b1 + 1):
-                    beta = (b1, b2, n - b1 - b2)
-                    e = sp.diff(self.f, *[v for v, k in zip(VARIABLES, beta) for _ in range(k)])
-                    e = sp.expand(e / math.prod(math.factorial(k) for k in beta))
-                    if e != 0:
-                        out[beta] = e
-        return out
+        return taylor_coefficients(self.f, VARIABLES, self.degree)
 
     @cached_property
     def curvatures(self) -> tuple[Beta, ...]:
@@ -67,11 +75,17 @@ class LocalMap:
 
     @cached_property
     def _numeric(self) -> dict[Beta, LocalPolynomial]:
-        return {beta: LocalPolynomial.of(e, VARIABLES) for beta, e in self.coefficients.items()}
+        return {beta: local_polynomial(e, VARIABLES) for beta, e in self.coefficients.items()}
 
     def weights(self, K: np.ndarray, max_degree: int | None = None) -> dict[Beta, np.ndarray]:
         """``c^beta`` at the kernel ``K`` (``|beta| <= max_degree``, default all), as ``M x M`` matrices."""
         return {beta: fn.apply(K) for beta, fn in self._numeric.items() if max_degree is None or sum(beta) <= max_degree}
+
+
+@lru_cache(maxsize=64)
+def local_map_of(phi: sp.Expr, sigma_w2: sp.Expr) -> LocalMap:
+    """One ``LocalMap`` per activation and weight variance (its SymPy derivatives taken once per process)."""
+    return LocalMap(phi, sigma_w2)
 
 
 @njit(cache=True, parallel=True)

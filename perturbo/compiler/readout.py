@@ -15,6 +15,7 @@ last layer's kernel on all ``M`` points. Free indices ``X`` and ``Y`` are the tw
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..ir.words import OUTPUT_ENDS, Monomial, Word, part_of_degree, readout_words
 from ..ir.words import runs as word_runs
+from .transfer import lowest_row, set_partitions
 
 FREE_INDEX = {"x": "X", "x'": "Y"}
 """The free index of each test end."""
@@ -159,3 +161,86 @@ class ReadoutOperands:
         if left == "tr":
             return self._trace(letters)
         return self._product(self.ends[left], letters) @ self.ends[right].T
+
+
+# ------------------------------------------------------------------------------------------------ printing
+END_CODE = {"y": "y", "x": "E", "x'": "E"}
+"""The array of each end in printed code: ``y`` the padded targets, ``E`` the test rows of the identity."""
+
+
+def operand_code(operand: Operand) -> str:
+    """The NumPy expression of an operand (``ReadoutOperands`` evaluates the same) from ``A``, ``K``, the identity
+    ``I`` and the ends ``END_CODE``."""
+    if isinstance(operand, Run):
+        return " @ ".join(operand.letters) or "I"
+    if isinstance(operand, End):
+        return " @ ".join((END_CODE[operand.end],) + operand.letters)
+    left, letters, right = operand.word
+    if left == "tr":
+        return f"np.trace({' @ '.join(letters) or 'I'})"
+    return " @ ".join((END_CODE[left],) + letters + (END_CODE[right] + ("" if right == "y" else ".T"),))
+
+
+def _network_lines(network: ReadoutNetwork, output: str, order: int, names: dict[Operand, str]) -> list[str]:
+    """One ``einsum`` per partition of the network's letters into cumulants and choice of their power rows
+    (``runtime_terms.readout_expectation`` interprets the same sum): ``kappa_s`` of a block of ``s`` letters, row
+    ``r >= lowest_row(s)``, rows adding up to at most ``order``."""
+    index_names = [i for _, idx in network.operands for i in idx] + [i for pair in network.slots for i in pair]
+    letter = {name: name if name in ("X", "Y") else "" for name in index_names}
+    for k, name in enumerate(n for n in dict.fromkeys(index_names) if n not in ("X", "Y")):
+        letter[name] = "abcdefghijklmnopqrstuvw"[k]
+    fixed = [(names[op], "".join(letter[i] for i in idx)) for op, idx in network.operands]
+    coefficient = repr(float(network.coefficient))
+    lines = []
+    for tau in set_partitions(list(range(len(network.slots)))):
+        lowest = [lowest_row(len(block)) for block in tau]
+        for rows in itertools.product(*[range(low, order + 1) for low in lowest]):
+            if sum(rows) > order:
+                continue
+            series = [(f"k[{len(block)}][{row}]", "".join(letter[i] for k in block for i in network.slots[k]))
+                      for block, row in zip(tau, rows)]
+            operands = fixed + series
+            subscripts = ",".join(s for _, s in operands) + "->" + "".join(network.free)
+            arrays = ", ".join(a for a, _ in operands)
+            optimize = ", optimize=True" if len(operands) > 2 else ""  # a planned path (pairwise, BLAS) for three or more
+            lines.append(f"    {output}[{sum(rows)}] += {coefficient} * np.einsum({subscripts!r}, {arrays}{optimize})")
+    return lines
+
+
+def print_readout(order: int) -> str:
+    """``readout(K, n_train, y, sigma2, k)``: the series ``E[z]``, ``E[z m_x]``, ``E[z (C_xx' + m_x m_x')]`` to
+    ``order`` from the cumulants ``k[s]`` of the last layer's fluctuation, as straight-line NumPy: each distinct
+    operand once, then one ``einsum`` per network, partition of its letters and choice of power rows."""
+    networks = {degree: readout_networks(degree, 2 * order) for degree in range(2 * order + 1)}
+    operands = dict.fromkeys(op for by_output in networks.values() for nets in by_output.values()
+                             for net in nets for op, _ in net.operands)
+    codes = list(dict.fromkeys(operand_code(op) for op in operands))  # equal arrays under different operands: once
+    names = {op: f"op{codes.index(operand_code(op))}" for op in operands}
+    lines = [
+        "def readout(K, n_train, y, sigma2, k):",
+        f'    """E[z], E[z m_x], E[z (C_xx\' + m_x m_x\')] to order {order} from the last layer\'s kernel K (training points',
+        "    first) and the cumulants k[s] of its fluctuation (perturbo/compiler/readout.py: print_readout).\"\"\"",
+        "    M, P = len(K), n_train",
+        "    T = M - P",
+        "    A = np.zeros((M, M))",
+        "    A[:P, :P] = np.linalg.inv(K[:P, :P] + sigma2 * np.eye(P))",
+        "    I = np.eye(M)",
+        "    E = I[P:]",
+        "    y = np.concatenate([y, np.zeros(T)])",
+    ]
+    lines += [f"    op{k} = {code}" for k, code in enumerate(codes)]
+    lines += [f"    z = np.zeros({order + 1})", f"    zm = np.zeros(({order + 1}, T))", f"    zs = np.zeros(({order + 1}, T, T))"]
+    for output in ("z", "zm", "zs"):
+        body = []
+        for degree, by_output in networks.items():
+            for network in by_output[output]:
+                if degree == 0:
+                    fixed = [(names[op], "".join(idx)) for op, idx in network.operands]
+                    subscripts = ",".join(s for _, s in fixed) + "->" + "".join(network.free)
+                    value = (f"np.einsum({subscripts!r}, {', '.join(a for a, _ in fixed)})" if fixed else "1.0")
+                    body.append(f"    {output}[0] += {float(network.coefficient)!r} * {value}")
+                else:
+                    body += _network_lines(network, output, order, names)
+        lines += body if output == "z" else ["    if T:"] + ["    " + line for line in body]
+    lines.append("    return z, zm, zs")
+    return "\n".join(lines) + "\n"

@@ -15,22 +15,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..activation import power_coefficients
 from ..problem import Problem
 from ..progress import progress
 from .copy_cumulants import CopyCumulants
-from .layer_maps import LocalMap
-from .readout import ReadoutOperands, readout_networks
+from .program import program
+from .readout import ReadoutOperands
 from .runtime_terms import LayerTransfer, readout_expectation, readout_moments
-from .transfer import transfer_terms_for
 
 
 def representation_moments(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     """``(E[z], E[X^(l) z])``: series of shapes ``(order + 1,)`` and ``(L, order + 1, M, M)``."""
     order, widths = problem.order, problem.widths
-    local_map = LocalMap(problem.phi, problem.sigma_w2)
-    cumulants = CopyCumulants(problem.phi, float(problem.sigma_w2))
-    terms = transfer_terms_for(problem.phi, local_map, order)
-    spectator_terms = transfer_terms_for(problem.phi, local_map, order, spectator=True)
+    compiled = program(problem.phi, order, problem.sigma_w2)
+    local_map, terms, spectator_terms = compiled.local_map, compiled.transfer, compiled.spectator
+    cumulants = CopyCumulants(power_coefficients(problem.phi), float(problem.sigma_w2))
     M = len(problem.kernels[-1])
     state = {n: np.zeros((order + 1,) + (M,) * (2 * n)) for n in range(1, order + 2)}
     mixed: list[dict[int, np.ndarray]] = []  # per earlier layer l: s -> kappa(X^(l)_e, s entries of X^(m))
@@ -53,7 +52,7 @@ def representation_moments(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     out = np.zeros((len(widths), order + 1, M, M))
     for l, carried in enumerate(mixed):
         for letters in range(2 * order + 1):
-            value = readout_expectation(readout_networks(letters, 2 * order)["z"], operands, state, order, carried)
+            value = readout_expectation(compiled.readout[letters]["z"], operands, state, order, carried)
             if value is not None:
                 out[l] += value
     return z, out

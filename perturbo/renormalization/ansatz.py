@@ -29,7 +29,7 @@ import sympy as sp
 
 from ..compiler.layer_maps import LocalMap
 from ..runtime.gp_posterior import check_condition
-from ..runtime.local_map import LocalPolynomial
+from ..runtime.local_map import local_polynomial
 from ..symbolic.mean_map import S_aa, S_ab, S_bb, mean_map_expr, mean_part_expr
 from .readout import LOG_2PI, Readout, ScaledKernel, gaussian_process
 from .taylor import Taylor
@@ -102,9 +102,9 @@ class Nested(Ansatz):
         mean_part = mean_part_expr(phi, sigma_w2)
         self.odd = mean_part == 0
         centred = mean_map_expr(phi, sigma_w2) - mean_part
-        self.maps = [(LocalPolynomial.of(centred, (S_aa, S_bb, S_ab)), LocalMap.of_polynomial(centred))]
+        self.maps = [(local_polynomial(centred, (S_aa, S_bb, S_ab)), LocalMap.of_polynomial(centred))]
         if not self.odd:
-            self.maps.append((LocalPolynomial.of(mean_part, (S_aa, S_bb, S_ab)), LocalMap.of_polynomial(mean_part)))
+            self.maps.append((local_polynomial(mean_part, (S_aa, S_bb, S_ab)), LocalMap.of_polynomial(mean_part)))
 
     def chain(self, s: Sequence[Parameter], c: Sequence[Parameter], points: int) -> Taylor | np.ndarray:
         """``K^R_L`` on the first ``points`` points."""

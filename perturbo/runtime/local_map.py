@@ -6,7 +6,7 @@ A local map sends a symmetric ``S`` to the matrix with entries
 
 the same polynomial on and off the diagonal (the layer map of a polynomial activation, the mean part
 ``sigma_w2 mu(S_aa) mu(S_bb)`` of a non-odd one, a Taylor coefficient of either). The monomials come from
-SymPy as a table (``LocalPolynomial.of``); ``apply`` runs one ``@njit(parallel=True)`` loop, each entry
+SymPy as a table (``local_polynomial``); ``apply`` runs one ``@njit(parallel=True)`` loop, each entry
 summing its monomials in registers, so a layer costs one pass over ``M^2`` entries instead of one NumPy
 temporary per monomial. A symmetric ``f`` (``f(x, y, z) = f(y, x, z)``) is evaluated on the upper triangle
 and mirrored.
@@ -111,15 +111,6 @@ class LocalPolynomial:
     coefficients: np.ndarray  # (monomials,)
     symmetric: bool  # f(x, y, z) == f(y, x, z)
 
-    @classmethod
-    def of(cls, expr: sp.Expr, variables: tuple[sp.Symbol, sp.Symbol, sp.Symbol]) -> LocalPolynomial:
-        expr = sp.expand(expr)
-        x, y, _ = variables
-        symmetric = sp.expand(expr - expr.subs({x: y, y: x}, simultaneous=True)) == 0
-        terms = sp.Poly(expr, *variables).terms() if expr != 0 else []
-        exponents = np.array([monomial for monomial, _ in terms], dtype=np.int64).reshape(-1, 3)
-        return cls(exponents, np.array([float(c) for _, c in terms]), bool(symmetric))
-
     def __call__(self, S: np.ndarray) -> np.ndarray:
         return self.apply(S)
 
@@ -156,3 +147,13 @@ class LocalPolynomial:
         else:
             _apply(S, self.exponents, self.coefficients, self.symmetric, out)
         return out
+
+
+def local_polynomial(expr: sp.Expr, variables: tuple[sp.Symbol, sp.Symbol, sp.Symbol]) -> LocalPolynomial:
+    """The monomial table of ``expr`` in ``(S_aa, S_bb, S_ab) = variables`` (the one step that needs SymPy)."""
+    expr = sp.expand(expr)
+    x, y, _ = variables
+    symmetric = sp.expand(expr - expr.subs({x: y, y: x}, simultaneous=True)) == 0
+    terms = sp.Poly(expr, *variables).terms() if expr != 0 else []
+    exponents = np.array([monomial for monomial, _ in terms], dtype=np.int64).reshape(-1, 3)
+    return LocalPolynomial(exponents, np.array([float(c) for _, c in terms]), bool(symmetric))

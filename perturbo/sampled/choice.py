@@ -70,7 +70,7 @@ class Sampling:
             return "sampled", self.samples or DEFAULT_SAMPLES
         exact_seconds = math.inf
         if self.method == "auto":
-            from ..compiler.cost import plan
+            from ..compiler import plan
 
             try:
                 exact_seconds = plan(problem).seconds

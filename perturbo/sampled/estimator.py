@@ -34,7 +34,7 @@ import numpy as np
 from ..activation import t
 from ..problem import Moments, Problem
 from ..execution import Execution
-from .pattern_values import Network, Readout
+from .pattern_values import SampledNetwork, Readout
 from .patterns import Pattern, patterns
 
 JACKKNIFE_GROUPS = 50
@@ -91,7 +91,7 @@ def forget_draws() -> None:
     _CACHE.clear()
 
 
-def _piece_values(networks: list[Network], pattern: Pattern, seed: int, chunk: int, count: int, points: int,
+def _piece_values(networks: list[SampledNetwork], pattern: Pattern, seed: int, chunk: int, count: int, points: int,
                   piece: slice) -> list[np.ndarray]:
     """One task: the pattern's flattened values on draws ``piece`` of one chunk, for each network (pure)."""
     g = _draws(seed, pattern, chunk, count, points)[:, piece]
@@ -120,10 +120,10 @@ def pattern_draws(problem: Problem, readout: Readout, samples: int, seed: int, c
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return found, *_CACHE[key]
-    networks = [Network(problem.phi, problem.sigma_w2, list(problem.kernels), readout)]
+    networks = [SampledNetwork(problem.phi, problem.sigma_w2, list(problem.kernels), readout)]
     if control:
         linear = linear_control(problem)
-        networks.append(Network(linear.phi, linear.sigma_w2, list(linear.kernels), readout))
+        networks.append(SampledNetwork(linear.phi, linear.sigma_w2, list(linear.kernels), readout))
     M, T, L = len(problem.kernels[-1]), problem.n_test, len(problem.widths)
     work = [_work(p, L) for p in found]
     budget = samples * sum(work) / DISTRIBUTED_TASKS if execution.distributed else math.inf

@@ -26,7 +26,7 @@ import numpy as np
 import sympy as sp
 
 from ..activation import t
-from ..compiler.layer_maps import LocalMap
+from ..compiler.layer_maps import local_map_of
 from ..runtime.gp_posterior import cholesky_of_training_kernel, gp_predict
 from .jets import (Box, Jet, cholesky, dot, exp_nilpotent, hadamard_polynomial, matvec, outer, polynomial,
                    trace_of_product)
@@ -108,7 +108,7 @@ def _support(box: Box, present: set[tuple[int, ...]], degree: int) -> set[tuple[
     return reached
 
 
-class Network:
+class SampledNetwork:
     """What pattern values depend on: the activation, ``sigma_w2`` and the kernels ``K_0 .. K_L`` (not the widths)."""
 
     def __init__(self, phi: sp.Expr, sigma_w2: sp.Rational, kernels: list[np.ndarray], readout: Readout) -> None:
@@ -122,7 +122,7 @@ class Network:
 
     def _layer_maps(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The Taylor coefficients ``c^beta`` of the map from layer ``l - 1`` to ``l``, ``l = 1..L`` (stacked)."""
-        local_map = LocalMap(*self.activation)
+        local_map = local_map_of(*self.activation)
         return [_stacked(local_map.weights(K), len(K)) for K in self.kernels[:-1]]
 
     def __getstate__(self) -> dict:

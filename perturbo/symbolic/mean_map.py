@@ -15,7 +15,7 @@ from functools import lru_cache
 import sympy as sp
 
 from ..activation import t
-from ..runtime.local_map import LocalPolynomial
+from ..runtime.local_map import LocalPolynomial, local_polynomial
 from .gaussian_moments import expect_polynomial
 
 S_aa, S_bb, S_ab = sp.symbols("S_aa S_bb S_ab", real=True)
@@ -51,4 +51,4 @@ def numeric_derivative_map(phi: sp.Expr, sigma_w2: float) -> LocalPolynomial:
 def numeric_mean_map(phi: sp.Expr, sigma_w2: float) -> LocalPolynomial:
     """``S -> m(S)`` on a symmetric Gram matrix (exact polynomial, one compiled pass; ``iterate`` for the
     recursion over layers)."""
-    return LocalPolynomial.of(mean_map_expr(phi, sp.nsimplify(sigma_w2, rational=True)), (S_aa, S_bb, S_ab))
+    return local_polynomial(mean_map_expr(phi, sp.nsimplify(sigma_w2, rational=True)), (S_aa, S_bb, S_ab))

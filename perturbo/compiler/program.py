@@ -1,0 +1,113 @@
+"""One inspectable program per (activation, weight variance, order): every stage of the compiler as data.
+
+    derive   local_map   the layer map's local Taylor data ``c^beta = d^beta f / beta!`` (``layer_maps.LocalMap``)
+             transfer    ``n ->`` the derived transfer terms of ``kappa_n``, exact multiplicities (``transfer``)
+             spectator   ``n ->`` the mixed cumulants' terms (posterior representations)
+             readout     ``degree -> output ->`` the read-out networks (``readout``)
+    lower    kernels     ``n -> TransferKernel``, the typed IR of the printed transfer (``fused_transfer.lower``)
+             printed     the ``n`` whose kernels are printed (``fused_transfer.PRINTED_PRODUCTS_LIMIT``)
+    print    source()    the Numba module of the printed kernels; ``module()`` loads it (cached by content hash)
+    plan     plan(points, depth, lowering=None)   the lowering, its time and memory (``cost``)
+
+``stages()`` returns every intermediate form by name (as devito's ``Operator._lower`` does). Stages are computed
+on first use and kept: ``program`` caches one object per key, which the dense lowering, the posterior
+representations, the cost model (and ``perturbo cost``), the printed expansion and ``perturbo compile`` all read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from types import ModuleType
+
+import sympy as sp
+
+from ..activation import parse_shaping
+from .cost import Plan, Size, TermClass, plan_for
+from .fused_transfer import TransferKernel, is_printed, lowered_kernels, print_module, terms_key, transfer_module
+from .layer_maps import LocalMap, local_map_of
+from .readout import ReadoutNetwork, readout_networks
+from .scale import linear_slope
+from .transfer import Term, transfer_terms_for
+
+
+@dataclass(frozen=True)
+class Program:
+    """The order-``order`` program of ``phi`` at weight variance ``sigma_w2`` (module docstring)."""
+
+    phi: sp.Expr
+    sigma_w2: sp.Expr
+    order: int
+
+    # ------------------------------------------------------------------ derive
+    @property
+    def local_map(self) -> LocalMap:
+        return local_map_of(self.phi, self.sigma_w2)
+
+    @cached_property
+    def transfer(self) -> dict[int, tuple[Term, ...]]:
+        """``n -> `` the terms of ``kappa_n`` of the next layer, ``n = 1..order + 1`` (none at order 0)."""
+        return transfer_terms_for(self.phi, self.local_map, self.order) if self.order else {}
+
+    @cached_property
+    def spectator(self) -> dict[int, tuple[Term, ...]]:
+        """``n ->`` the terms of the mixed cumulants ``kappa(X^(s)_e, X'_1..X'_n)``, ``n = 1..order``."""
+        return transfer_terms_for(self.phi, self.local_map, self.order, spectator=True) if self.order else {}
+
+    @cached_property
+    def readout(self) -> dict[int, dict[str, tuple[ReadoutNetwork, ...]]]:
+        """``degree -> output -> networks``, degrees ``0..2 order`` of ``z``, ``z m_x``, ``z (C_xx' + m_x m_x')``."""
+        return {degree: readout_networks(degree, 2 * self.order) for degree in range(2 * self.order + 1)}
+
+    # ------------------------------------------------------------------ lower and print
+    @property
+    def kernels(self) -> dict[int, TransferKernel]:
+        """``n ->`` the lowered transfer of ``kappa_n`` (printed or not: ``printed`` says); shared by every program
+        with the same terms (``fused_transfer.lowered_kernels``: all cubics, say)."""
+        return lowered_kernels(terms_key(self.transfer), self.order)
+
+    @property
+    def printed(self) -> frozenset[int]:
+        return frozenset(n for n, kernel in self.kernels.items() if is_printed(kernel))
+
+    def source(self) -> str:
+        """The Numba module of the printed kernels (``fused_transfer.print_module``)."""
+        return print_module({n: self.kernels[n] for n in sorted(self.printed)}, self.local_map.curvatures)
+
+    def module(self) -> ModuleType | None:
+        """The printed kernels' module, compiled and cached on disk by the hash of its text (``None``: none printed)."""
+        return transfer_module(terms_key(self.transfer), self.order, self.local_map.curvatures)[1]
+
+    # ------------------------------------------------------------------ plan
+    @property
+    def term_classes(self) -> tuple[TermClass, ...]:
+        """One ``TermClass`` per output cumulant ``kappa_n``: the dense lowering's work per layer."""
+        kernels, printed = self.kernels, self.printed
+        return tuple(TermClass(n, len(terms), len(kernels[n].products) if n in printed else None)
+                     for n, terms in sorted(self.transfer.items()))
+
+    def size(self, points: int, depth: int) -> Size:
+        linear = linear_slope(self.phi) is not None  # (the scale lowering: no transfer to count)
+        return Size(self.order, points, depth, () if linear else self.term_classes, linear)
+
+    def plan(self, points: int, depth: int, lowering: str | None = None) -> Plan:
+        """The lowering for ``points`` (training plus test) and ``depth`` layers, with its time and memory estimates
+        (``cost.plan_for``; ``ValueError`` with the numbers where it is not practical)."""
+        return plan_for(self.size(points, depth), lowering)
+
+    def stages(self) -> dict[str, object]:
+        """Every intermediate form by name: derived terms and networks, lowered kernels, printed source."""
+        return {"local_map": self.local_map.coefficients, "transfer": self.transfer, "readout": self.readout,
+                "kernels": self.kernels, "printed": self.printed, "source": self.source() if self.printed else ""}
+
+
+@lru_cache(maxsize=64)
+def _program(phi: sp.Expr, order: int, sigma_w2: sp.Expr) -> Program:
+    return Program(phi, sigma_w2, order)
+
+
+def program(phi: str | sp.Expr, order: int, sigma_w2: float | sp.Expr = 1) -> Program:
+    """The program of the activation ``phi(t)`` (a polynomial: expression or string) to ``order`` (one per key)."""
+    if not isinstance(order, int) or isinstance(order, bool) or order < 0:
+        raise ValueError(f"order must be a non-negative integer, got {order!r}")
+    expr = parse_shaping(phi, 0.0) if isinstance(phi, str) else sp.expand(phi)
+    return _program(expr, order, sp.nsimplify(sigma_w2, rational=True))
