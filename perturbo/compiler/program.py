@@ -106,8 +106,9 @@ def _program(phi: sp.Expr, order: int, sigma_w2: sp.Expr) -> Program:
 
 
 def program(phi: str | sp.Expr, order: int, sigma_w2: float | sp.Expr = 1) -> Program:
-    """The program of the activation ``phi(t)`` (a polynomial: expression or string) to ``order`` (one per key)."""
+    """The program of the activation ``phi(t)`` (a polynomial: expression or string; its float coefficients taken as
+    the rationals they print as) to ``order`` (one per key)."""
     if not isinstance(order, int) or isinstance(order, bool) or order < 0:
         raise ValueError(f"order must be a non-negative integer, got {order!r}")
-    expr = parse_shaping(phi, 0.0) if isinstance(phi, str) else sp.expand(phi)
+    expr = parse_shaping(phi, 0.0) if isinstance(phi, str) else sp.expand(sp.nsimplify(phi, rational=True))
     return _program(expr, order, sp.nsimplify(sigma_w2, rational=True))
