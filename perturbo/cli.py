@@ -285,12 +285,12 @@ def _model(args: argparse.Namespace, width: int | list[int] | None = None) -> Sh
 
 def _series(net: ShapedMLP, data: Dataset, beta: float, order: int, **sampling: object) -> dict:
     """The evaluate/check payload; ``sampling``: ``method``, ``samples``, ``seed``, ``rtol``, ``workers``, ``scheduler``."""
-    pr = None if data.X_test is None else net.predict(data.X, data.y, data.X_test, beta=beta, order=order, **sampling)
-    ev = net.evidence(data.X, data.y, beta=beta, order=order, **sampling)  # exact: the series predict computed
+    ev = net.evidence(data.X, data.y, beta=beta, order=order, **sampling)
     out = {"method": ev.method, "log_evidence": ev.log_evidence, "log_evidence_terms": ev.terms.tolist(),
            "log_evidence_terms_se": _tolist(ev.terms_se), "log_partition": ev.log_partition,
            "log_evidence_error_estimate": ev.error_estimate, "log_evidence_converging": ev.converging}
-    if pr is not None:
+    if data.X_test is not None:
+        pr = net.predict(data.X, data.y, data.X_test, beta=beta, order=order, **sampling)
         out.update(mean=pr.mean.tolist(), var=pr.var.tolist(), mean_terms=pr.mean_terms.tolist(),
                    var_terms=pr.var_terms.tolist(), mean_terms_se=_tolist(pr.mean_terms_se),
                    var_terms_se=_tolist(pr.var_terms_se), mean_error_estimate=_tolist(pr.mean_error_estimate),

@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import sys
 import warnings
@@ -62,11 +61,6 @@ if TYPE_CHECKING:
 
 MAX_ORDER = 4
 """Highest order offered (the cost of an exact order grows steeply with it: see README)."""
-
-EVIDENCE_MEMO = 8
-"""How many exact log-evidence series a network keeps from its ``predict`` calls: ``E[z]`` does not depend on the
-test points, so ``evidence`` on the same training data, temperature, order and lowering reuses the series instead
-of running the compiler again (the CLI's ``evaluate`` predicts first)."""
 
 BACKEND_CHOICES = ("auto", "compiled")
 Statistic = Callable[[Moments], np.ndarray]
@@ -130,7 +124,6 @@ class ShapedMLP:
         self.psi = check_finite_real(psi, "psi")
         self.sigma_w2 = check_finite_real(sigma_w2, "sigma_w2", positive=True)
         self.activation = Activation(parse_shaping(activation, self.psi), self.depth)
-        self._evidence_memo: dict[tuple, tuple[np.ndarray, str | None]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -144,12 +137,6 @@ class ShapedMLP:
         alone with ``last_only`` (one fused pass that keeps no intermediate layer)."""
         S0 = input_kernel(np.asarray(X, dtype=float), self.sigma_w2)
         return kernel_flow(S0, numeric_mean_map(self.activation.phi, self.sigma_w2), self.depth, last_only=last_only)
-
-    def _evidence_key(self, X: np.ndarray, y: np.ndarray, beta: float, order: int, lowering: str | None) -> tuple:
-        """What an exact log-evidence series depends on (the network's own parameters included: they can be
-        reassigned), the data by a hash of its bytes."""
-        data = hashlib.sha256(np.ascontiguousarray(X).tobytes() + b"|" + np.ascontiguousarray(y).tobytes()).hexdigest()
-        return (data, X.shape, beta, order, lowering, self.activation.phi, self.widths, self.sigma_w2)
 
     def _problem(
         self, kernels: list[np.ndarray], n_train: int, y: np.ndarray, beta: float, order: int,
@@ -251,13 +238,7 @@ class ShapedMLP:
         _check_backend(backend)  # a bad name is an error before anything is computed
         sampling = Sampling.checked(method, samples, seed, rtol, Execution.checked(workers, scheduler, client))
         X, y, _ = check_data(X, y, None, beta)
-        key = self._evidence_key(X, y, beta, order, lowering)
-        if order and sampling.method == "exact" and limit is None and key in self._evidence_memo:
-            corrections, ran = self._evidence_memo[key]  # from an exact predict on these training data
-            K, evaluate, chosen = self.kernels(X, last_only=True)[-1], (lambda _: (corrections, None)), "exact"
-        else:
-            K, evaluate, chosen, ran = self._series_inputs(X, len(y), y, beta, order, backend, limit, sampling,
-                                                           lowering)
+        K, evaluate, chosen, ran = self._series_inputs(X, len(y), y, beta, order, backend, limit, sampling, lowering)
         terms = np.zeros(order + 1)
         terms[0] = gp_log_evidence(K, y, noise_variance(len(y), beta))  # raises if singular
         terms_se = None
@@ -322,11 +303,6 @@ class ShapedMLP:
 
             joint, joint_se = evaluate(both)
             mean_terms, cov_terms = joint[:, :T], joint[:, T:].reshape(order + 1, T, T)
-            if chosen == "exact" and limit is None:  # the evidence series comes with it (EVIDENCE_MEMO)
-                while len(self._evidence_memo) >= EVIDENCE_MEMO:
-                    self._evidence_memo.pop(next(iter(self._evidence_memo)))
-                self._evidence_memo[self._evidence_key(X, y, beta, order, lowering)] = (
-                    evaluate(lambda m: m.log_evidence_terms())[0].copy(), ran)
             if joint_se is not None:
                 joint_se[0] = 0.0
                 mean_se, cov_se = joint_se[:, :T], joint_se[:, T:].reshape(order + 1, T, T)

@@ -230,20 +230,3 @@ def test_a_requested_lowering_runs_or_is_refused():
         with pytest.raises(ValueError, match=message):
             plan(dataclasses.replace(pr, lowering=lowering))
 
-
-def test_evidence_after_predict_reuses_the_exact_series(monkeypatch):
-    """``E[z]`` does not depend on the test points: after an exact ``predict``, ``evidence`` on the same training
-    data reuses its series (the compiler does not run again) and equals a fresh evaluation; other data run afresh."""
-    rng = np.random.default_rng(3)
-    X, y, X_test = 0.6 * rng.normal(size=(5, 6)), rng.normal(size=5), 0.6 * rng.normal(size=(2, 6))
-    fresh = ShapedMLP(depth=3, width=[20, 30, 25], psi=-0.6).evidence(X, y, 2.0, order=2)
-    net = ShapedMLP(depth=3, width=[20, 30, 25], psi=-0.6)
-    net.predict(X, y, X_test, 2.0, order=2)
-    monkeypatch.setattr("perturbo.model.compiled_moments", lambda *a, **k: pytest.fail("the compiler ran again"))
-    reused = net.evidence(X, y, 2.0, order=2)
-    np.testing.assert_allclose(reused.terms, fresh.terms, rtol=1e-12, atol=0.0)
-    assert reused.lowering == fresh.lowering == "dense" and reused.method == "exact"
-    for other in ({"y": -y}, {"beta": 3.0}, {"order": 1}):  # other targets, temperature or order: a new run
-        arguments = {"X": X, "y": y, "beta": 2.0, "order": 2} | other
-        with pytest.raises(pytest.fail.Exception):
-            net.evidence(**arguments)

@@ -127,9 +127,11 @@ def test_compiler_and_pullback_oracle_agree(case):
     beta = case["beta"]
     compiled = (net.evidence(X, y, beta=beta, order=1), net.predict(X, y, X_test, beta=beta, order=1))
     reference = (pullback.series(net, X, y, X_test, beta, order=1),) * 2
-    np.testing.assert_allclose(compiled[0].terms, reference[0].terms, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(compiled[1].mean_terms, reference[1].mean_terms, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(compiled[1].cov_terms, reference[1].cov_terms, rtol=1e-9, atol=1e-12)
+    # rtol 1e-9 of each quantity's leading term: a correction that is exactly zero (the deep linear mean at
+    # beta = inf) comes out of the oracle as a cancellation of order-one numbers (seen: 2.7e-11 at psi = 0)
+    for a, b in ((compiled[0].terms, reference[0].terms), (compiled[1].mean_terms, reference[1].mean_terms),
+                 (compiled[1].cov_terms, reference[1].cov_terms)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * max(1.0, float(np.max(np.abs(b[0])))))
 
 
 # ------------------------------------------------------------ arbitrary input
