@@ -270,7 +270,7 @@ def print_kernel(kernel: TransferKernel) -> str:
         f'    """kappa_{n} of the next layer, order {order}: {len(kernel.products)} products per canonical entry, '
         f'{len(reads)} distinct reads."""',
         "    for start in prange(outer.shape[0]):",
-        f"        {kernel.name}_body(start, {arguments})",
+        f"        {kernel.name}_body(np.int64(start), {arguments})",
     ]
     return "\n".join(lines) + "\n"
 

@@ -25,7 +25,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .words import Monomial, Word
 from .words import runs as word_runs
@@ -38,7 +38,13 @@ class OperandKey:
     """A typed operand; keys of different kinds are ordered by kind, so every network has a canonical order."""
 
     def __lt__(self, other: OperandKey) -> bool:
-        return (type(self).__name__, astuple(self)) < (type(other).__name__, astuple(other))
+        return self.sort_key < other.sort_key
+
+    @cached_property
+    def sort_key(self) -> tuple:
+        """``(kind, *fields)`` as a tuple compared by value; computed once per key (the canonical relabelling
+        sorts the operands of every network under every permutation, and ``astuple`` copies deeply each time)."""
+        return self.describe()
 
     def describe(self) -> tuple:
         """``(kind, *fields)``: plain data for the generated module."""
