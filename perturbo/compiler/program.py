@@ -59,13 +59,13 @@ class Program:
         return {degree: readout_networks(degree, 2 * self.order) for degree in range(2 * self.order + 1)}
 
     # ------------------------------------------------------------------ lower and print
-    @property
+    @cached_property
     def kernels(self) -> dict[int, TransferKernel]:
         """``n ->`` the lowered transfer of ``kappa_n`` (printed or not: ``printed`` says); shared by every program
         with the same terms (``fused_transfer.lowered_kernels``: all cubics, say)."""
         return lowered_kernels(terms_key(self.transfer), self.order)
 
-    @property
+    @cached_property
     def printed(self) -> frozenset[int]:
         return frozenset(n for n, kernel in self.kernels.items() if is_printed(kernel))
 
@@ -78,7 +78,7 @@ class Program:
         return transfer_module(terms_key(self.transfer), self.order, self.local_map.curvatures)[1]
 
     # ------------------------------------------------------------------ plan
-    @property
+    @cached_property
     def term_classes(self) -> tuple[TermClass, ...]:
         """One ``TermClass`` per output cumulant ``kappa_n``: the dense lowering's work per layer."""
         kernels, printed = self.kernels, self.printed

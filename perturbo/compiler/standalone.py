@@ -26,7 +26,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from .._version import __version__
-from ..activation import t
+from ..activation import power_coefficients, t
 from ..problem import Moments
 from ..runtime import gp_posterior, local_map, series
 from ..runtime.kernel_flow import input_kernel
@@ -199,8 +199,6 @@ def write_evaluator(shaping: sp.Expr, order: int) -> str:
 
     ``ValueError`` where a cumulant's transfer has more products than ``fused_transfer.PRINTED_PRODUCTS_LIMIT``
     (order 3 and above: Numba would compile for many minutes)."""
-    if not isinstance(order, int) or not 0 <= order:
-        raise ValueError(f"order must be a non-negative integer, got {order!r}")
     phi = sp.expand(t + LAM * shaping)
     compiled = program(phi, order)
     local, kernels = compiled.local_map, compiled.kernels
@@ -209,7 +207,7 @@ def write_evaluator(shaping: sp.Expr, order: int) -> str:
             raise ValueError(
                 f"order {order}: kappa_{n} has {len(kernel.products)} products, above the {fused_transfer.PRINTED_PRODUCTS_LIMIT} "
                 "that are printed (Numba would compile it for many minutes); the standalone evaluator goes to order 2")
-    coefficients = [float(c) for c in reversed(sp.Poly(shaping, t).all_coeffs())] if shaping != 0 else [0.0]
+    coefficients = power_coefficients(shaping).tolist()
     parts = [HEADER.format(version=__version__, order=order, shaping=sp.sstr(shaping)),
              "# ------------------------------------------------------------------------------------------------ program",
              f"ORDER = {order}",
