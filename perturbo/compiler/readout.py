@@ -16,7 +16,7 @@ last layer's kernel on all ``M`` points. Free indices ``X`` and ``Y`` are the tw
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -207,11 +207,11 @@ def _network_lines(network: ReadoutNetwork, output: str, order: int, names: dict
     return lines
 
 
-def print_readout(order: int) -> str:
+def print_readout(networks: Mapping[int, Mapping[str, Sequence[ReadoutNetwork]]], order: int) -> str:
     """``readout(K, n_train, y, sigma2, k)``: the series ``E[z]``, ``E[z m_x]``, ``E[z (C_xx' + m_x m_x')]`` to
     ``order`` from the cumulants ``k[s]`` of the last layer's fluctuation, as straight-line NumPy: each distinct
-    operand once, then one ``einsum`` per network, partition of its letters and choice of power rows."""
-    networks = {degree: readout_networks(degree, 2 * order) for degree in range(2 * order + 1)}
+    operand once, then one ``einsum`` per network, partition of its letters and choice of power rows.
+    ``networks``: ``degree -> output -> networks`` (``Program.readout``)."""
     operands = dict.fromkeys(op for by_output in networks.values() for nets in by_output.values()
                              for net in nets for op, _ in net.operands)
     codes = list(dict.fromkeys(operand_code(op) for op in operands))  # equal arrays under different operands: once

@@ -235,7 +235,7 @@ def write_evaluator(shaping: sp.Expr, order: int) -> str:
              "}",
              '"""n -> the printed kernel of kappa_n and the arrays of its arguments (Argument: a weight, noise or state)."""',
              "",
-             print_readout(order),
+             print_readout(compiled.readout, order),
              DRIVER]
     return "\n".join(parts)
 
