@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from .words import Monomial, Word
 from .words import runs as word_runs
@@ -34,26 +34,29 @@ FREE_INDEX = {"y": (), "x": ("X",), "x'": ("Y",)}
 """The free indices of a word's end: none for the targets, the test point of ``x`` or ``x'``."""
 
 
+@lru_cache(maxsize=None)
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
+
+
 class OperandKey:
     """A typed operand; keys of different kinds are ordered by kind, so every network has a canonical order."""
 
-    def __lt__(self, other: OperandKey) -> bool:
-        return self.sort_key < other.sort_key
+    def __post_init__(self) -> None:
+        # ``(kind, *fields)``, kept: the canonical relabelling sorts every network's operands under every permutation
+        object.__setattr__(self, "_described", (type(self).__name__, *(getattr(self, n) for n in _field_names(type(self)))))
 
-    @cached_property
-    def sort_key(self) -> tuple:
-        """``(kind, *fields)`` as a tuple compared by value; computed once per key (the canonical relabelling
-        sorts the operands of every network under every permutation, and ``astuple`` copies deeply each time)."""
-        return self.describe()
+    def __lt__(self, other: OperandKey) -> bool:
+        return self._described < other._described
 
     def describe(self) -> tuple:
-        """``(kind, *fields)``: plain data for the generated module."""
-        return (type(self).__name__, *astuple(self))
+        """``(kind, *fields)``: plain data for the generated module, and the order of keys."""
+        return self._described
 
     @property
     def name(self) -> str:
         """An identifier for generated code (injective over keys)."""
-        parts = [type(self).__name__] + ["".join(f) if isinstance(f, tuple) else str(f) for f in astuple(self)]
+        parts = [type(self).__name__] + ["".join(f) if isinstance(f, tuple) else str(f) for f in self.describe()[1:]]
         return "_".join(p.replace("'", "p") or "I" for p in parts)
 
     def transposed(self) -> OperandKey:
