@@ -21,15 +21,17 @@ DENSE_MEMORY_LIMIT = 4e9
 
 FACTORED_FROM_POINTS = 12
 """Order 1 on fewer points runs dense: it needs no generated module (a degree-7 activation's module takes
-about 110 s to derive and compile the first time) and takes well under a second there."""
+60-75 s to derive and compile the first time, ``benchmarks/compiled_orders.py --only cold``) and takes well under
+a second there."""
 
 LOWERINGS = ("dense", "factored", "scale")
 
 PRINT_FROM_SECONDS = 5.0
 """The dense lowering prints its transfer kernels when interpreting them would take longer than this: a printed
-module compiles once per machine and term structure (order 2: 12-15 s for a new activation, 30-35 s on a machine that has compiled nothing), which pays back within a few evaluations
-of this size and not for small problems (the same rule as ``FACTORED_FROM_POINTS``; the cubic at order 2 and
-``L = 6`` prints from 10 points)."""
+module compiles once per machine and term structure (order 2: 13-14 s for a new structure once perturbo's runtime is
+compiled, 30-35 s on a machine that has compiled nothing), which pays back within a few evaluations of this size
+and not for small problems (the same rule as ``FACTORED_FROM_POINTS``; the cubic at order 2 and ``L = 6`` prints
+from 10 points)."""
 
 SECONDS_PER_NOISE_ENTRY = 1.2e-7
 SECONDS_PER_OUTPUT = 1e-8

@@ -44,7 +44,8 @@ class OperandKey:
 
     def __post_init__(self) -> None:
         # ``(kind, *fields)``, kept: the canonical relabelling sorts every network's operands under every permutation
-        object.__setattr__(self, "_described", (type(self).__name__, *(getattr(self, n) for n in _field_names(type(self)))))
+        described = (type(self).__name__, *(getattr(self, name) for name in _field_names(type(self))))
+        object.__setattr__(self, "_described", described)
 
     def __lt__(self, other: OperandKey) -> bool:
         return self._described < other._described
