@@ -1,6 +1,7 @@
 """The compiled first order (perturbo.codegen) against the pull-back oracle (tests/oracle/pullback), and its cache."""
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import subprocess
@@ -17,7 +18,7 @@ from perturbo.activation import t
 from perturbo.codegen import cache, first_order_module, first_order_source
 from perturbo.codegen.contraction_order import components, share_steps, shared_stars, step_expression
 from perturbo.codegen.contraction_order import steps_used
-from perturbo.ir.networks import Hadamard, Kernel, Network, canonical, quadratic_networks
+from perturbo.ir.networks import Hadamard, Kernel, Network, canonical, normal_operand, quadratic_networks
 from perturbo.ir.words import part_of_degree, readout_words
 from perturbo.symbolic.derivative_kernels import local_algebra
 from tests.oracle import pullback
@@ -113,6 +114,43 @@ def test_shared_stars_regroup_the_cubic_complete_graph_components():
         assert not any(i.isupper() for _, idx in group.star for i in idx)  # no test point on the star
         for c, rest in group.members:
             assert canonical(Network(Fraction(1), group.star + rest)).operands == c.operands
+
+
+def _relabelled(network: Network, rng: np.random.Generator) -> Network:
+    """The network with its summed indices permuted at random and each matrix on summed indices transposed or not."""
+    summed = network.summed
+    rename = dict(zip(summed, rng.permutation(summed)))
+    operands = []
+    for key, idx in network.operands:
+        idx = tuple(rename.get(i, i) for i in idx)
+        if len(idx) == 2 and not any(i.isupper() for i in idx) and rng.random() < 0.5:
+            key, idx = key.transposed(), idx[::-1]
+        operands.append((key, idx))
+    return Network(network.coefficient, tuple(operands[k] for k in rng.permutation(len(operands))))
+
+
+def _brute_force_canonical(network: Network) -> tuple:
+    """The oracle: the smallest sorted operands over all relabellings of the summed indices."""
+    summed = network.summed
+    return min(tuple(sorted(normal_operand(key, tuple(dict(zip(summed, perm)).get(i, i) for i in idx))
+                            for key, idx in network.operands))
+               for perm in itertools.permutations("abcdefgh"[: len(summed)]))
+
+
+def test_canonical_form_merges_exactly_the_relabellings():
+    """``canonical`` (colour classes of the summed indices, then the smallest relabelling among those) gives a merged
+    network back under random relabellings and transpositions, and keeps networks apart that the brute-force
+    minimum over all ``4!`` relabellings keeps apart: it merges exactly what the oracle merges."""
+    algebra = local_algebra(t - sp.Rational(1, 10) * t**2 - sp.Rational(1, 5) * t**3, sp.Integer(1))
+    nonzero = set(algebra.kernels) | {(i, 0) for i in algebra.square_derivatives}
+    nonzero |= {(j, i) for i, j in nonzero}
+    networks = [net for poly in readout_words(2).values()
+                for net in quadratic_networks(part_of_degree(poly, 2), nonzero, algebra.max_vertex_derivative)]
+    rng = np.random.default_rng(0)
+    for net in networks:
+        assert all(canonical(_relabelled(net, rng)).operands == net.operands for _ in range(2))
+    distinct = {net.operands for net in networks}
+    assert len({_brute_force_canonical(Network(Fraction(1), ops)) for ops in distinct}) == len(distinct) > 1000
 
 
 ORIENTATIONS = [

@@ -301,7 +301,7 @@ def test_every_root_of_the_wishart_saddle_equation_is_found():
     roots = wishart_roots(ansatz)
     assert len(roots) == 3
     scales = sorted(math.exp(r.sum()) for r in roots)
-    P, alpha = 20, 20 / 278
+    alpha = 20 / 278  # P / N
     fine = np.linspace(math.log(scales[0]) - 1, math.log(scales[-1]) + 1, 200_000)
     B = -np.expm1(fine / 3) / alpha
     S = np.exp(fine)[:, None] * np.asarray(lam) + 0.87818

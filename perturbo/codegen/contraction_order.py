@@ -245,14 +245,22 @@ def _star_options(component: Component) -> dict[tuple[Operand, ...], tuple[Opera
 
 
 def shared_stars(complete: list[Component]) -> list[SharedStar]:
-    """Complete-graph components grouped greedily by a common star, the star of most components first."""
+    """Complete-graph components grouped greedily by a common star, the star of most components first (ties: the
+    larger star); the counts of the components not yet grouped are kept up to date as groups are taken."""
     options = {component: _star_options(component) for component in complete}
-    groups, left = [], list(complete)
-    while left:
-        counts = Counter(star for component in left for star in options[component])
+    counts = Counter(star for component in complete for star in options[component])
+    having: dict[tuple[Operand, ...], list[Component]] = {}
+    for component in complete:
+        for star in options[component]:
+            having.setdefault(star, []).append(component)
+    groups, grouped = [], set()
+    while counts:
         star = max(counts, key=lambda s: (counts[s], s))
-        groups.append(SharedStar(star, tuple((c, options[c][star]) for c in left if star in options[c])))
-        left = [c for c in left if star not in options[c]]
+        members = [c for c in having[star] if c not in grouped]
+        groups.append(SharedStar(star, tuple((c, options[c][star]) for c in members)))
+        grouped.update(members)
+        counts.subtract(s for c in members for s in options[c])
+        counts = +counts  # drops the stars no component left offers
     return groups
 
 

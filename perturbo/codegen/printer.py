@@ -140,7 +140,7 @@ def print_module(
                 parts = [(table.setdefault(c, len(table)), "".join(c.free)) for c in components(net)]
                 rows.append((net.coefficient, parts))
             combined.setdefault(output, {})[kind] = rows
-    text = HEADER.format(
+    text = [HEADER.format(
         slice_entries=SLICE_ENTRIES,
         version=version,
         phi=phi,
@@ -150,30 +150,29 @@ def print_module(
         square=sorted(algebra.square_derivatives),
         scalars=sorted(key.name for key in scalars),
         operands={key.name: key.describe() for key in sorted({key for kinds in networks.values() for nets in kinds.values() for net in nets for key, _ in net.operands})},
-    )
-    text += "\n\n" + print_layer_algebra(algebra)
+    ), "\n\n" + print_layer_algebra(algebra)]  # joined once at the end (megabytes at degree 7)
     programs = {number: component_program(c) for c, number in table.items() if not c.is_complete_on_four}
     steps, programs = share_steps(programs)
-    text += "\n\n" + print_shared_steps(steps)
+    text.append("\n\n" + print_shared_steps(steps))
     function, used = {}, {}
     for component, number in table.items():
         if not component.is_complete_on_four:
-            text += "\n\n" + print_component(number, component, programs[number])
+            text.append("\n\n" + print_component(number, component, programs[number]))
             function[number] = f"component_{number}"
             used[number] = steps_used(programs[number][0] + [programs[number][1]], steps)
     for g, group in enumerate(shared_stars([c for c in table if c.is_complete_on_four])):
-        text += "\n\n" + print_shared_star(g, group, table)
+        text.append("\n\n" + print_shared_star(g, group, table))
         function.update({table[component]: f"shared_star_{g}" for component, _ in group.members})
-    text += "\n\nCOMPONENTS = [" + ", ".join(function[k] for k in range(len(table))) + "]\n"
-    text += "\nSTEPS_USED = {\n" + "".join(f"    {k}: {v!r},\n" for k, v in sorted(used.items()) if v) + "}\n"
-    text += "\nNETWORKS = {\n"
+    text.append("\n\nCOMPONENTS = [" + ", ".join(function[k] for k in range(len(table))) + "]\n")
+    text.append("\nSTEPS_USED = {\n" + "".join(f"    {k}: {v!r},\n" for k, v in sorted(used.items()) if v) + "}\n")
+    text.append("\nNETWORKS = {\n")
     for output, kinds in combined.items():
-        text += f"    {output!r}: {{\n"
+        text.append(f"    {output!r}: {{\n")
         for kind, rows in kinds.items():
-            text += f"        {kind!r}: [\n"
+            text.append(f"        {kind!r}: [\n")
             for coefficient, parts in rows:
-                text += f"            ({float(coefficient)!r}, {parts!r}),\n"
-            text += "        ],\n"
-        text += "    },\n"
-    text += "}\n"
-    return text
+                text.append(f"            ({float(coefficient)!r}, {parts!r}),\n")
+            text.append("        ],\n")
+        text.append("    },\n")
+    text.append("}\n")
+    return "".join(text)

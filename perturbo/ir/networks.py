@@ -134,27 +134,74 @@ class Network:
         return tuple(sorted({i for _, idx in self.operands for i in idx if not i.isupper()}))
 
 
+@lru_cache(maxsize=None)
+def transposed_key(key: OperandKey) -> OperandKey:
+    """``key.transposed()``, kept: keys are immutable and few, and the relabellings ask for them millions of times."""
+    return key.transposed()
+
+
 def normal_operand(key: OperandKey, indices: tuple[str, ...]) -> Operand:
     """The transpose-invariant form of a matrix operand: ``M_pq = (M^T)_qp`` (``Kernel(i, j)`` transposes
     to ``Kernel(j, i)``, a ``Run`` of symmetric matrices to the reversed run; ``Hadamard``, ``MeanShift`` are
     symmetric)."""
-    if len(indices) != 2 or any(i.isupper() for i in indices):
-        return (key, indices)
-    return min((key, indices), (key.transposed(), indices[::-1]))
+    return min((key, indices), (transposed_key(key), indices[::-1])) if _is_summed_matrix(indices) else (key, indices)
+
+
+def _is_summed_matrix(indices: tuple[str, ...]) -> bool:
+    """A matrix operand with both indices summed: it may be read in either orientation."""
+    return len(indices) == 2 and not any(i.isupper() for i in indices)
+
+
+def _oriented(described: tuple, transposed: tuple | None, indices: tuple) -> tuple[tuple, tuple]:
+    """``normal_operand`` on plain data: ``(key.describe(), indices)``, a matrix (``transposed`` the description of
+    its transpose, else ``None``) in the orientation giving the smaller pair."""
+    return (described, indices) if transposed is None else min((described, indices), (transposed, indices[::-1]))
+
+
+def _colour(forms: list[tuple[tuple, tuple | None, tuple[str, ...]]], index: str) -> tuple:
+    """What the operands touching a summed ``index`` see of it, independent of the other indices' labels: per
+    operand its key and the pattern of its indices (``=`` this one, ``*`` another summed one, free ones as they
+    are), a matrix in the orientation giving the smaller pair (as ``normal_operand``)."""
+    seen = []
+    for described, transposed, idx in forms:
+        if index in idx:
+            pattern = tuple("=" if i == index else i if i.isupper() else "*" for i in idx)
+            seen.append(_oriented(described, transposed, pattern))
+    return tuple(sorted(seen))
 
 
 def canonical(network: Network) -> Network:
-    """The lexicographically smallest relabelling of the summed indices (the four ``D`` indices)."""
-    summed = network.summed
+    """A normal form of the network under relabelling of its summed indices and transposition of its matrices.
+
+    The summed indices are grouped by colour (``_colour``, unchanged by relabelling), the groups take the labels
+    ``a, b, ...`` in the order of their colours, and among those relabellings (all of them when every colour is
+    the same) the one with the lexicographically smallest sorted operands wins: networks equal up to relabelling
+    get the same form, and most networks need one relabelling instead of ``4! = 24``. Operands are compared as
+    plain ``(key.describe(), indices)`` tuples, the order of ``OperandKey``.
+    """
+    keys: dict[tuple, OperandKey] = {}
+    forms = []
+    for key, idx in network.operands:
+        keys[key.describe()] = key
+        if _is_summed_matrix(idx):
+            transposed = transposed_key(key)
+            keys[transposed.describe()] = transposed
+            forms.append((key.describe(), transposed.describe(), idx))
+        else:
+            forms.append((key.describe(), None, idx))
+    by_colour: dict[tuple, list[str]] = {}
+    for index in network.summed:
+        by_colour.setdefault(_colour(forms, index), []).append(index)
+    labels = iter("abcdefgh")
+    blocks = [(by_colour[c], [next(labels) for _ in by_colour[c]]) for c in sorted(by_colour)]
     best = None
-    for perm in itertools.permutations("abcdefgh"[: len(summed)]):
-        rename = dict(zip(summed, perm))
-        ops = tuple(
-            sorted(normal_operand(key, tuple(rename.get(i, i) for i in idx)) for key, idx in network.operands)
-        )
+    for choice in itertools.product(*(itertools.permutations(indices) for indices, _ in blocks)):
+        rename = {index: label for order, (_, block) in zip(choice, blocks) for index, label in zip(order, block)}
+        ops = sorted(_oriented(described, transposed, tuple([rename.get(i, i) for i in idx]))
+                     for described, transposed, idx in forms)
         if best is None or ops < best:
             best = ops
-    return Network(network.coefficient, best or ())
+    return Network(network.coefficient, tuple((keys[described], idx) for described, idx in best or ()))
 
 
 def merge(networks: Iterable[Network]) -> list[Network]:
