@@ -40,7 +40,7 @@ LAM = sp.Symbol("lam", positive=True)
 
 RUNTIME: tuple[Callable | type, ...] = (
     wick._gaussian_moments, wick.product_expectation, wick.distinct_points, wick._digits, wick.moment_tensor,
-    wick.next_multiset, wick.multisets, wick._fill_multisets, wick._colex_rank, wick._symmetric_moment_tensor,
+    wick.multisets, wick._colex_rank, wick._symmetric_moment_tensor,
     wick.symmetric_moment_tensor,
     local_map._apply, local_map._diagonal_trajectory, local_map._iterate, local_map.LocalPolynomial,
     input_kernel, layer_maps._propagate, layer_maps.propagate,

@@ -12,6 +12,7 @@ of terms). Exact up to rounding for any covariance, degenerate ones included.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -148,38 +149,11 @@ def moment_tensor(K, coefficients, degrees, out):
         out[flat] = product_expectation(C, scratch, coefficients, degrees)
 
 
-@njit(cache=True)
-def next_multiset(idx, M):
-    """Advance ``idx`` to the next non-decreasing tuple of points below ``M``; ``False`` after the last."""
-    n = len(idx)
-    k = n - 1
-    while k >= 0 and idx[k] == M - 1:
-        k -= 1
-    if k < 0:
-        return False
-    idx[k] += 1
-    for j in range(k + 1, n):
-        idx[j] = idx[k]
-    return True
-
-
 def multisets(M: int, n: int) -> np.ndarray:
     """All non-decreasing ``n``-tuples of points below ``M``, one per row (lexicographic)."""
     count = math.comb(M + n - 1, n)
-    out = np.empty((count, n), np.int64)
-    _fill_multisets(M, out)
-    return out
-
-
-@njit(cache=True)
-def _fill_multisets(M, out):
-    idx = np.zeros(out.shape[1], np.int64)
-    row = 0
-    while True:
-        out[row] = idx
-        row += 1
-        if not next_multiset(idx, M):
-            return
+    flat = itertools.chain.from_iterable(itertools.combinations_with_replacement(range(M), n))
+    return np.fromiter(flat, np.int64, count * n).reshape(count, n)
 
 
 @njit(cache=True)
@@ -197,7 +171,8 @@ def _symmetric_moment_tensor(K, coefficients, degree, tuples, binomial, out):
     M, n = K.shape[0], tuples.shape[1]
     coefficient_rows = np.empty((n, coefficients.shape[0]))
     for j in range(n):
-        coefficient_rows[j] = coefficients
+        for m in range(coefficients.shape[0]):  # elementwise: a row assignment compiles a shape check (seconds)
+            coefficient_rows[j, m] = coefficients[m]
     degrees = np.full(n, degree, np.int64)
     values = np.empty(tuples.shape[0])
     for row in prange(tuples.shape[0]):  # one value per multiset of points

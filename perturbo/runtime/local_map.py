@@ -28,9 +28,10 @@ import sympy as sp
 
 
 @numba.njit(parallel=True, cache=True)
-def _apply(S: np.ndarray, exponents: np.ndarray, coefficients: np.ndarray, symmetric: bool, out: np.ndarray) -> None:
+def _apply(S: np.ndarray, exponents: np.ndarray, top: int, coefficients: np.ndarray, symmetric: bool,
+           out: np.ndarray) -> None:
+    """``out = f(S)``; ``top`` is one more than the largest exponent (given: ``max`` costs a second to compile)."""
     M = S.shape[0]
-    top = exponents.max() + 1
     diagonal_powers = np.ones((M, top))
     for a in range(M):
         for p in range(1, top):
@@ -51,10 +52,9 @@ def _apply(S: np.ndarray, exponents: np.ndarray, coefficients: np.ndarray, symme
 
 
 @numba.njit(cache=True)
-def _diagonal_trajectory(S0: np.ndarray, depth: int, pairs: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``powers[l, p, a] = (K_l)_aa^p`` for ``l = 0..depth``, with the arithmetic of ``_iterate``."""
+def _diagonal_trajectory(S0: np.ndarray, depth: int, pairs: np.ndarray, top: int, weights: np.ndarray) -> np.ndarray:
+    """``powers[l, p, a] = (K_l)_aa^p`` for ``l = 0..depth``, ``p < top``, with the arithmetic of ``_iterate``."""
     M = S0.shape[0]
-    top = max(pairs.max(), 1) + 1
     powers = np.ones((depth + 1, top, M))
     for a in range(M):
         s = S0[a, a]
@@ -81,26 +81,35 @@ def _iterate(S0: np.ndarray, powers: np.ndarray, pairs: np.ndarray, weights: np.
     M = S0.shape[0]
     depth, top = powers.shape[0] - 1, powers.shape[1]
     first_kept = depth - out.shape[0]
-    for a in numba.prange(M):
+    for a in numba.prange(M):  # scalar loops throughout: array expressions in a parallel loop compile slowly
         overflow[a] = 0
         row = np.ones((top, M))  # powers of the row's entries at the current layer
         total = np.empty(M)
-        row[1, :] = S0[a, :]
+        for b in range(M):
+            row[1, b] = S0[a, b]
         for layer in range(depth):
             for p in range(2, top):
                 for b in range(M):
                     row[p, b] = row[p - 1, b] * row[1, b]
-            total[:] = 0.0
+            for b in range(M):
+                total[b] = 0.0
             for g in range(weights.shape[0]):
                 i, j, k = pairs[g, 0], pairs[g, 1], pairs[g, 2]
                 w, x_i, x_j = weights[g], powers[layer, i, a], powers[layer, j, a]
                 for b in range(M):
                     total[b] += w * (x_i * powers[layer, j, b] + x_j * powers[layer, i, b]) * row[k, b]
-            row[1, :] = total
-            if overflow[a] == 0 and not np.isfinite(total.sum()) and not np.all(np.isfinite(total)):
-                overflow[a] = layer + 1  # (the sum is the cheap test; the entries decide)
+            row_sum = 0.0
+            for b in range(M):
+                row[1, b] = total[b]
+                row_sum += total[b]
+            if overflow[a] == 0 and not np.isfinite(row_sum):  # the sum is the cheap test; the entries decide
+                for b in range(M):
+                    if not np.isfinite(total[b]):
+                        overflow[a] = layer + 1
+                        break
             if layer >= first_kept:
-                out[layer - first_kept, a, :] = total
+                for b in range(M):
+                    out[layer - first_kept, a, b] = total[b]
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,7 @@ class LocalPolynomial:
         the module docstring). After an overflow in a diagonal the array is not computed."""
         S0 = np.ascontiguousarray(S0, dtype=float)
         pairs, weights = self.symmetric_pairs()
-        powers = _diagonal_trajectory(S0, depth, pairs, weights)
+        powers = _diagonal_trajectory(S0, depth, pairs, max(int(pairs.max(initial=0)), 1) + 1, weights)
         out = np.empty((kept,) + S0.shape)
         finite = np.all(np.isfinite(powers[:, 1, :]), axis=1)
         if not np.all(finite):
@@ -145,7 +154,7 @@ class LocalPolynomial:
         if len(self.coefficients) == 0:
             out[...] = 0.0
         else:
-            _apply(S, self.exponents, self.coefficients, self.symmetric, out)
+            _apply(S, self.exponents, int(self.exponents.max()) + 1, self.coefficients, self.symmetric, out)
         return out
 
 

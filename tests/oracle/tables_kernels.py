@@ -13,7 +13,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from perturbo.compiler.wick import next_multiset
+
+@njit(cache=True)
+def next_multiset(idx, M):
+    """Advance ``idx`` to the next non-decreasing tuple of points below ``M``; ``False`` after the last."""
+    n = len(idx)
+    k = n - 1
+    while k >= 0 and idx[k] == M - 1:
+        k -= 1
+    if k < 0:
+        return False
+    idx[k] += 1
+    for j in range(k + 1, n):
+        idx[j] = idx[k]
+    return True
 
 
 @njit(cache=True)
