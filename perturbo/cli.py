@@ -555,7 +555,8 @@ def cmd_cost(args: argparse.Namespace) -> None:
         lowering = chosen.lowering + (", printed" if chosen.printed else "")
         print(f"{m:>8}  {lowering:15} {chosen.seconds:>8.2g} s {chosen.memory / 1e6:>7.3g} MB")
     print("estimates for a warm process; the first use of an activation's term structure compiles its modules "
-          "(dense order 2: 13-35 s; factored: seconds to a minute or more), then cached on disk")
+          "(dense order 2: 15-35 s on a machine that has compiled nothing; factored: 3-25 s, degree 3 to 7), then cached "
+          "on disk")
 
 
 def cmd_compile(args: argparse.Namespace) -> None:

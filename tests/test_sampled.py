@@ -180,7 +180,7 @@ def test_auto_chooses_exact_when_cheap_and_sampled_when_exact_does_not_fit():
     X, y, _ = make_data(P=3, N0=8, T=0, seed=8)
     net = ShapedMLP(2, 100, psi=-0.6)
     assert net.evidence(X, y, 3.0, order=1, method="auto").method == "exact"
-    X, y, _ = make_data(P=24, N0=30, T=0, seed=8)  # order 2 dense on 24 points needs about 20 GB
+    X, y, _ = make_data(P=24, N0=30, T=0, seed=8)  # order 2 dense on 24 points needs about 40 GB
     ev = net.evidence(X, y, 24.0, order=2, method="auto", rtol=0.5)
     assert ev.method == "sampled" and np.all(ev.terms_se[1:] > 0)
 

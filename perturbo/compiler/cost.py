@@ -2,14 +2,20 @@
 
 Costs are estimates from the term counts and array sizes, calibrated on this 2-core machine:
 
-    dense     time  ~ L * [1.2e-7 s * M^(2 order + 2)                  (one copy's top cumulant, Wick)
+    dense     time  ~ 8 ms (read-out, bookkeeping)
+                    + L * [1.2e-7 s * M^(2 order + 2)                  (one copy's top cumulant, Wick)
                          + sum_n (1e-8 s * (order + 1) * M^(2n)       (writing kappa_n)
                                   + 5e-9 s * products_n * M^(2n) / (2^n n!))]   (printed, canonical entries)
               with ``2e-8 s * terms_n * M^(2n)`` for a cumulant too large to print (interpreted);
-              memory ~ 32 bytes * (order + 1) * M^(2 order + 2)   (state, next state, temporaries);
-    factored  order 1 only, from ``FACTORED_FROM_POINTS`` points (or when requested); time ~ L * M^4 flops at BLAS speed,
-              memory O(M^2), plus a generated module per activation (cached on disk);
-    scale     phi linear, every order: one eigendecomposition and series in one scalar, O(P^3 + P T^2 K).
+              memory ~ 64 bytes * (order + 1) * M^(2 order + 2)   (state, next state, temporaries);
+    factored  order 1 only, from ``FACTORED_FROM_POINTS`` points (or when requested), with the generated module's
+              ``calls`` (its component functions and shared steps, each run once per layer) and ``stars`` (its sliced
+              complete-graph loops, ``M^4`` each):
+              time ~ L * [1.2e-5 s * calls + 4.4e-11 s * calls * M^3 + 2.6e-11 s * stars * M^4],
+              memory ~ calls * (200 bytes + 0.05 * 8 M^2 bytes)   (its results, and the shared steps held),
+              plus the module itself, generated once per activation (cached on disk);
+    scale     phi linear, every order: one eigendecomposition and series in one scalar, O(P^3 + P T^2 K):
+              time ~ 5 ms + M^3 / FLOPS, memory ~ 16 M^2 bytes.
 """
 from __future__ import annotations
 
@@ -20,25 +26,44 @@ DENSE_MEMORY_LIMIT = 4e9
 """Bytes; a dense evaluation above this is refused with a clear message."""
 
 FACTORED_FROM_POINTS = 12
-"""Order 1 on fewer points runs dense: it needs no generated module (a degree-7 activation's module takes
-60-75 s to derive and compile the first time, ``benchmarks/compiled_orders.py --only cold``) and takes well under
-a second there."""
+"""Order 1 on fewer points runs dense: it needs no generated module (a degree-7 activation's module takes about
+20 s to derive and compile the first time, ``benchmarks/compiled_orders.py --only cold``) and takes well under a
+second there."""
 
 LOWERINGS = ("dense", "factored", "scale")
 
 PRINT_FROM_SECONDS = 5.0
 """The dense lowering prints its transfer kernels when interpreting them would take longer than this: a printed
 module compiles once per machine and term structure (order 2: 13-14 s for a new structure once perturbo's runtime is
-compiled, 30-35 s on a machine that has compiled nothing), which pays back within a few evaluations of this size
+compiled, about 20 s on a machine that has compiled nothing), which pays back within a few evaluations of this size
 and not for small problems (the same rule as ``FACTORED_FROM_POINTS``; the cubic at order 2 and ``L = 6`` prints
 from 10 points)."""
 
 SECONDS_PER_NOISE_ENTRY = 1.2e-7
+DENSE_FIXED_SECONDS = 8e-3
 SECONDS_PER_OUTPUT = 1e-8
 SECONDS_PER_PRODUCT = 5e-9
 SECONDS_PER_INTERPRETED = 2e-8
 """Calibrated on the cubic at order 2, ``M = 14`` (``benchmarks/fused_transfer.py``, ``benchmarks/cost_model.py``)."""
 FLOPS = 1.5e10
+
+SECONDS_PER_CALL = 1.2e-5
+SECONDS_PER_CALL_CUBE = 4.4e-11
+SECONDS_PER_STAR_ENTRY = 2.6e-11
+BYTES_PER_CALL = 200.0
+ARRAYS_HELD_PER_CALL = 0.05
+"""The factored lowering's constants, fitted to the cubic, the cubic plus ``t^2`` and a degree-7 shaping at
+``M = 18..258`` (``benchmarks/cost_model.py``, cubic and degree 7: measured time 0.6-1.0x the estimate, peak memory
+0.8-1.9x)."""
+
+
+@dataclass(frozen=True)
+class FactoredWork:
+    """The generated first-order module's work per layer: its calls (components and shared steps) and its sliced
+    complete-graph loops (``Program.factored_work`` counts them)."""
+
+    calls: int
+    stars: int
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,7 @@ class Size:
     depth: int
     classes: tuple[TermClass, ...]
     linear: bool
+    factored: FactoredWork | None = None  # given when the factored lowering is taken (``uses_factored``)
 
 
 def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:
@@ -84,7 +110,7 @@ def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:
         else:
             canonical = M ** (2 * c.n) / (2**c.n * math.factorial(c.n))
             seconds += SECONDS_PER_OUTPUT * (order + 1) * M ** (2 * c.n) + SECONDS_PER_PRODUCT * c.products * canonical
-    return size.depth * seconds, 32.0 * (order + 1) * M ** (2 * order + 2)
+    return DENSE_FIXED_SECONDS + size.depth * seconds, 64.0 * (order + 1) * M ** (2 * order + 2)
 
 
 def check_lowering(lowering: str | None, size: Size) -> None:
@@ -99,16 +125,32 @@ def check_lowering(lowering: str | None, size: Size) -> None:
         raise ValueError("the scale lowering needs a linear activation: use 'dense' or None")
 
 
+def uses_factored(size: Size, lowering: str | None) -> bool:
+    """The factored lowering is taken when requested, or by default at order 1 from ``FACTORED_FROM_POINTS`` points
+    (unless the activation is linear: the scale lowering)."""
+    if lowering is not None:
+        return lowering == "factored"
+    return size.order == 1 and size.points >= FACTORED_FROM_POINTS and not size.linear
+
+
+def factored_seconds(size: Size) -> float:
+    """The factored lowering's time (module docstring); ``size.factored`` must be given."""
+    M, work = float(size.points), size.factored
+    return size.depth * (SECONDS_PER_CALL * work.calls + SECONDS_PER_CALL_CUBE * work.calls * M**3
+                         + SECONDS_PER_STAR_ENTRY * work.stars * M**4)
+
+
 def plan_for(size: Size, lowering: str | None = None) -> Plan:
     """The lowering for ``size`` (the cheapest, or the one requested); ``ValueError`` (with the numbers) when it
     is not practical."""
     check_lowering(lowering, size)
-    M, order, L = size.points, size.order, size.depth
+    M, order = size.points, size.order
     if lowering == "scale" or (lowering is None and size.linear):
-        return Plan("scale", 1e-3 + float(M) ** 3 / FLOPS, 8.0 * (2 * order + 3) * M * M)
+        return Plan("scale", 5e-3 + float(M) ** 3 / FLOPS, 16.0 * M * M)
+    if uses_factored(size, lowering):
+        calls = size.factored.calls
+        return Plan("factored", factored_seconds(size), calls * (BYTES_PER_CALL + ARRAYS_HELD_PER_CALL * 8.0 * M * M))
     seconds, memory = dense_cost(size)
-    if lowering == "factored" or (lowering is None and order == 1 and M >= FACTORED_FROM_POINTS):
-        return Plan("factored", 2.0 * L * float(M) ** 4 / FLOPS, 64.0 * M * M)
     if memory > DENSE_MEMORY_LIMIT:
         raise ValueError(
             f"an exact order-{order} evaluation on {M} points (training plus test) needs about "

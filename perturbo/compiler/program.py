@@ -7,7 +7,8 @@
     lower    kernels     ``n -> TransferKernel``, the typed IR of the printed transfer (``fused_transfer.lower``)
              printed     the ``n`` whose kernels are printed (``fused_transfer.PRINTED_PRODUCTS_LIMIT``)
     print    source()    the Numba module of the printed kernels; ``module()`` loads it (cached by content hash)
-    plan     plan(points, depth, lowering=None)   the lowering, its time and memory (``cost``)
+    plan     plan(points, depth, lowering=None)   the lowering, its time and memory (``cost``); for the factored first
+                                                 order it counts the work of the generated module (``factored_work``)
 
 ``stages()`` returns every intermediate form by name (as devito's ``Operator._lower`` does). Stages are computed
 on first use and kept: ``program`` caches one object per key, which the dense lowering, the posterior
@@ -15,14 +16,14 @@ representations, the cost model (and ``perturbo cost``), the printed expansion a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from types import ModuleType
 
 import sympy as sp
 
 from ..activation import parse_shaping
-from .cost import Plan, Size, TermClass, plan_for
+from .cost import FactoredWork, Plan, Size, TermClass, check_lowering, plan_for, uses_factored
 from .fused_transfer import TransferKernel, is_printed, lowered_kernels, print_module, terms_key, transfer_module
 from .layer_maps import LocalMap, local_map_of
 from .readout import ReadoutNetwork, readout_networks
@@ -85,14 +86,29 @@ class Program:
         return tuple(TermClass(n, len(terms), len(kernels[n].products) if n in printed else None)
                      for n, terms in sorted(self.transfer.items()))
 
-    def size(self, points: int, depth: int) -> Size:
-        linear = linear_slope(self.phi) is not None  # (the scale lowering: no transfer to count)
-        return Size(self.order, points, depth, () if linear else self.term_classes, linear)
+    @cached_property
+    def factored_work(self) -> FactoredWork:
+        """The generated first-order module's work per layer (``cost.FactoredWork``); generates the module if no
+        process has (``codegen.first_order_module``: seconds, cached on disk)."""
+        from ..codegen import first_order_module
+
+        module = first_order_module(self.phi, self.sigma_w2)
+        functions = set(module.COMPONENTS)
+        stars = sum(f.__name__.startswith("shared_star_") for f in functions)  # (the printer's names)
+        return FactoredWork(len(functions) + len(module.SHARED_STEPS), stars)
+
+    def size(self, points: int, depth: int, lowering: str | None = None) -> Size:
+        """What the cost of ``lowering`` (``None``: the default) depends on; the transfer's term classes unless the
+        activation is linear (the scale lowering), the generated module's work where the factored lowering runs."""
+        linear = linear_slope(self.phi) is not None
+        size = Size(self.order, points, depth, () if linear else self.term_classes, linear)
+        check_lowering(lowering, size)  # (before generating a module for a lowering that does not apply)
+        return replace(size, factored=self.factored_work) if uses_factored(size, lowering) else size
 
     def plan(self, points: int, depth: int, lowering: str | None = None) -> Plan:
         """The lowering for ``points`` (training plus test) and ``depth`` layers, with its time and memory estimates
         (``cost.plan_for``; ``ValueError`` with the numbers where it is not practical)."""
-        return plan_for(self.size(points, depth), lowering)
+        return plan_for(self.size(points, depth, lowering), lowering)
 
     def stages(self) -> dict[str, object]:
         """Every intermediate form by name: derived terms and networks, lowered kernels, printed source."""
