@@ -10,7 +10,8 @@ reference path where that can run, and reported as ratios.
    4 upwards until a run takes a minute; fitted exponents of time against ``M = P + T``;
    and the cubic's first order at ``L = 10``, ``T = 10``, ``P = 100, 200`` (issue 4's sizes);
 3. cold start (``cold_start``): the cubic at orders 1-3 and a degree-7 shaping at orders 1-2, each lowering
-   (dense, factored, printed), in fresh processes: nothing compiled, a new activation, all cached.
+   (dense with tables or printed kernels, factored), in fresh processes: nothing compiled, a new activation, all
+   cached.
 """
 from __future__ import annotations
 
@@ -166,7 +167,8 @@ def cold_start(quick: bool) -> dict:
     """Per case, three fresh processes sharing one empty cache (evidence + predict, ``L = 6``, ``T = 1``): the
     first compiles everything (a machine that has run nothing); the second finds it all cached; the third runs
     another activation of the same degree with perturbo's runtime compiled: its derivation and (factored) its
-    generated module are new, while the printed dense kernels are keyed by term structure and shared."""
+    generated module are new, while printed dense kernels (where the plan prints) are keyed by term structure and
+    shared."""
     out = {}
     for name, activation, other, order, P in COLD_CASES[:3] if quick else COLD_CASES:
         with tempfile.TemporaryDirectory() as directory:

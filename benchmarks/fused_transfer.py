@@ -1,13 +1,15 @@
-"""The printed transfer kernels against the interpreted terms of before (issue 25). Run:
-python benchmarks/fused_transfer.py [--baseline COMMIT] [--quick]
+"""The compiled transfer kernels (printed, and run from their tables) against the interpreted terms of before
+(issue 25). Run: python benchmarks/fused_transfer.py [--baseline COMMIT] [--quick] [--only SECTION]
 
 1. The cubic (``psi = -0.6``) at order 2, ``L = 6``, ``T = 2``, noise variance 1: one ``evidence`` plus one
    ``predict``, warm, for ``P = 4, 6, ..`` until a run takes a minute; the same in a subprocess running the
    ``--baseline`` commit (default: the last commit before the printed kernels) from a temporary ``git worktree``,
    in the same run; ratios and the exponents in ``M = P + T``.
-2. One layer at ``P = 12``: each cumulant's printed kernel against the interpreted terms, and the printed
-   ``kappa_3``'s arithmetic rate (multiplications and additions of its products over the canonical entries).
-3. Cold start for a new activation at ``P = 6``, ``T = 2`` (where the plan prints order 2's kernels): a fresh
+2. One layer at ``P = 12``: each cumulant's printed kernel and table against the interpreted terms, and their
+   arithmetic rates (multiplications and additions of the products over the canonical entries).
+3. The cubic at order 3 (``L = 6``, ``T = 2``; no kernel printed: all run from tables), ``P = 2, 3, ..`` until a
+   run takes a minute, against ``--baseline-order-3`` (default: the last commit that interpreted them).
+4. Cold start for a new activation at ``P = 6``, ``T = 2`` (where the plan prints order 2's kernels): a fresh
    process with an empty perturbo cache (derive, print, compile the activation's modules; the package's own Numba
    kernels already compiled), then a second process sharing it.
 """
@@ -29,6 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "de04051"
 BASELINE_UP_TO = 14
 """The baseline's largest ``P`` (164 s at 14 when the issue was filed; about 400 s at 16)."""
+BASELINE_ORDER_3 = "a3b0cbe"
+"""The last commit whose dense lowering interpreted the terms of the cumulants it did not print (all of order 3's
+but ``kappa_1``)."""
+BASELINE_ORDER_3_UP_TO = 4
+"""Order 3 interpreted: about 40 s at ``P = 3``, several minutes at 4."""
 MINUTE = 60.0
 
 TIMING = """
@@ -36,7 +43,7 @@ import json, sys, time, warnings
 import numpy as np
 from perturbo import ShapedMLP
 warnings.simplefilter("ignore")
-sizes, limit = json.loads(sys.argv[1]), float(sys.argv[2])
+sizes, limit, order = json.loads(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 net = ShapedMLP(depth=6, width=100, psi=-0.6)
 out = {}
 for P in sizes:
@@ -48,8 +55,8 @@ for P in sizes:
     try:
         for _ in range(1 if P > 8 else 2):  # the first small run also derives and compiles
             start = time.perf_counter()
-            net.evidence(X[:P], y, beta=float(P), order=2)
-            net.predict(X[:P], y, X[P:], beta=float(P), order=2)
+            net.evidence(X[:P], y, beta=float(P), order=order)
+            net.predict(X[:P], y, X[P:], beta=float(P), order=order)
             seconds = time.perf_counter() - start
             best = seconds if best is None else min(best, seconds)
     except ValueError:  # refused: the memory limit
@@ -74,10 +81,11 @@ print(time.perf_counter() - start)
 """
 
 
-def timings(sizes: list[int], pythonpath: Path, limit: float = MINUTE) -> dict[int, float]:
+def timings(sizes: list[int], pythonpath: Path, order: int = 2, limit: float = MINUTE) -> dict[int, float]:
     """Seconds of evidence + predict per ``P`` in a subprocess importing perturbo from ``pythonpath``."""
     env = dict(os.environ, PYTHONPATH=str(pythonpath))
-    done = subprocess.run([sys.executable, "-c", TIMING, json.dumps(sizes), str(limit)], env=env, cwd=pythonpath,
+    done = subprocess.run([sys.executable, "-c", TIMING, json.dumps(sizes), str(limit), str(order)], env=env,
+                          cwd=pythonpath,
                           capture_output=True, text=True, check=True)
     out = {}
     for line in done.stdout.split("\n"):
@@ -93,14 +101,14 @@ def exponent(rows: dict[int, float]) -> float | None:
     return float(np.polyfit(np.log([P + 2 for P in sizes]), np.log([rows[P] for P in sizes]), 1)[0])
 
 
-def against_baseline(commit: str, sizes: list[int]) -> dict:
-    now = timings(sizes, ROOT)
+def against_baseline(commit: str, sizes: list[int], order: int = 2, up_to: int = BASELINE_UP_TO) -> dict:
+    now = timings(sizes, ROOT, order)
     with tempfile.TemporaryDirectory() as directory:
         tree = Path(directory) / "baseline"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True,
                        capture_output=True)
         try:
-            before = timings([P for P in sizes if P <= min(max(now), BASELINE_UP_TO)], tree)
+            before = timings([P for P in sizes if P <= min(max(now), up_to)], tree, order)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
     rows = {P: {"printed": now[P], "baseline": before.get(P), "ratio": before[P] / now[P] if P in before else None}
@@ -108,23 +116,20 @@ def against_baseline(commit: str, sizes: list[int]) -> dict:
     for P, row in rows.items():
         base = f"{row['baseline']:8.2f} s" if row["baseline"] else "        -"
         ratio = f"{row['ratio']:6.1f}x" if row["ratio"] else ""
-        print(f"  P={P:3d}: printed {row['printed']:8.2f} s   baseline {commit} {base}   {ratio}", flush=True)
+        print(f"  P={P:3d}: now {row['printed']:8.2f} s   baseline {commit} {base}   {ratio}", flush=True)
     result = {"rows": rows, "exponent_printed": exponent(now), "exponent_baseline": exponent(before)}
-    print(f"  exponents in M: printed {result['exponent_printed']:.2f}, baseline {result['exponent_baseline']:.2f}")
+    print(f"  exponents in M: now {result['exponent_printed'] or 0:.2f}, baseline {result['exponent_baseline'] or 0:.2f}")
     return result
 
 
 def one_layer(P: int = 12, T: int = 2) -> dict:
-    import sympy as sp
-
     from perturbo import ShapedMLP
     from perturbo.activation import power_coefficients
     from perturbo.compiler.copy_cumulants import CopyCumulants
     from perturbo.compiler.dense import layer_arguments
-    from perturbo.compiler.fused_transfer import FusedTransfer, output_images
-    from perturbo.compiler.layer_maps import LocalMap
+    from perturbo.compiler.fused_transfer import LayerArrays, output_images
+    from perturbo.compiler.program import program
     from perturbo.compiler.runtime_terms import LayerTransfer
-    from perturbo.compiler.transfer import transfer_terms_for
 
     net = ShapedMLP(depth=6, width=100, psi=-0.6)
     rng = np.random.default_rng(0)
@@ -133,9 +138,9 @@ def one_layer(P: int = 12, T: int = 2) -> dict:
     K = net.kernels(X)[3]
     M, order = len(K), 2
     phi = net.activation.phi
-    local_map, cumulants = LocalMap(phi, sp.Integer(1)), CopyCumulants(power_coefficients(phi), 1.0)
-    terms = transfer_terms_for(phi, local_map, order)
-    fused = FusedTransfer(terms, order, local_map.curvatures)
+    compiled, cumulants = program(phi, order), CopyCumulants(power_coefficients(phi), 1.0)
+    local_map, terms = compiled.local_map, compiled.transfer
+    fused, tabulated = compiled.compiled_transfer(), compiled.compiled_transfer(printed=False)
     state = {}
     for n in range(1, order + 2):
         a = rng.normal(size=(order + 1,) + (M,) * (2 * n)) * 1e-3
@@ -144,15 +149,22 @@ def one_layer(P: int = 12, T: int = 2) -> dict:
         state[n] = sum(np.transpose(a, (0, *(1 + images[g]))) for g in range(len(images))) / len(images)
     weights = local_map.weights(K)
     start = time.perf_counter()
-    arrays = layer_arguments(fused.arguments(), K, weights, cumulants, state)
+    arrays = LayerArrays(layer_arguments(fused.arguments(), K, weights, cumulants, state))
     prepare = time.perf_counter() - start
+    start = time.perf_counter()
+    arrays.packed()  # (once per layer, for every table)
+    pack = time.perf_counter() - start
     interpreted = LayerTransfer(K, 100, weights, cumulants, order)
-    out = {"arguments (Wick tensors, dressed states), s": prepare}
+    out = {"arguments (Wick tensors, dressed states), s": prepare, "packing them for the tables, s": pack}
     for n in range(1, order + 2):
         fused.apply(n, 100, arrays, M)
         start = time.perf_counter()
         fused.apply(n, 100, arrays, M)
         printed = time.perf_counter() - start
+        tabulated.apply(n, 100, arrays, M)
+        start = time.perf_counter()
+        tabulated.apply(n, 100, arrays, M)
+        table = time.perf_counter() - start
         start = time.perf_counter()
         interpreted.apply(terms[n], state, n)
         slow = time.perf_counter() - start
@@ -160,11 +172,13 @@ def one_layer(P: int = 12, T: int = 2) -> dict:
         pairs = M * (M + 1) // 2
         entries = np.prod([pairs + k for k in range(n)]) / np.prod(range(1, n + 1))  # multisets of n pairs
         flops = entries * sum(2 * len(p.reads) + 1 for p in kernel.products)
-        out[f"kappa_{n}"] = {"products": len(kernel.products), "printed_s": printed, "interpreted_s": slow,
-                             "ratio": slow / printed, "gflops": flops / printed / 1e9}
-        print(f"  kappa_{n}: {len(kernel.products):4d} products, printed {printed:.4f} s, interpreted {slow:.3f} s "
-              f"({slow / printed:.0f}x), {flops / printed / 1e9:.2f} Gflop/s", flush=True)
-    print(f"  the layer's arguments (Wick tensors, dressed states): {prepare:.3f} s")
+        out[f"kappa_{n}"] = {"products": len(kernel.products), "printed_s": printed, "table_s": table,
+                             "interpreted_s": slow, "ratio": slow / printed, "gflops": flops / printed / 1e9,
+                             "table_gflops": flops / table / 1e9}
+        print(f"  kappa_{n}: {len(kernel.products):4d} products, printed {printed:.4f} s ({flops / printed / 1e9:.2f} "
+              f"Gflop/s), table {table:.4f} s ({flops / table / 1e9:.2f} Gflop/s), interpreted {slow:.3f} s "
+              f"({slow / printed:.0f}x the printed, {slow / table:.0f}x the table)", flush=True)
+    print(f"  the layer's arguments (Wick tensors, dressed states): {prepare:.3f} s, packed for the tables: {pack:.3f} s")
     return out
 
 
@@ -188,10 +202,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="P up to 8, cold start of the cubic only")
-    parser.add_argument("--only", choices=["orders", "layer", "cold"], action="append")
+    parser.add_argument("--baseline-order-3", default=BASELINE_ORDER_3, help="(default: %(default)s)")
+    parser.add_argument("--only", choices=["orders", "layer", "order3", "cold"], action="append")
     args = parser.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)
-    sections = args.only or ["orders", "layer", "cold"]
+    sections = args.only or ["orders", "layer", "order3", "cold"]
     results = {}
     if "orders" in sections:
         print(f"cubic order 2, L = 6, T = 2, evidence + predict (warm), against {args.baseline}:")
@@ -200,6 +215,10 @@ def main() -> None:
     if "layer" in sections:
         print("one layer, P = 12, T = 2 (M = 14), order 2:")
         results["layer"] = one_layer()
+    if "order3" in sections:
+        print(f"cubic order 3, L = 6, T = 2, evidence + predict (warm), against {args.baseline_order_3}:")
+        sizes = [2, 3] if args.quick else list(range(2, 12))
+        results["order3"] = against_baseline(args.baseline_order_3, sizes, order=3, up_to=BASELINE_ORDER_3_UP_TO)
     if "cold" in sections:
         print("cold start for a new activation (P = 6, T = 2, L = 6):")
         cases = [("t - 0.1*t**3", 2)] if args.quick else [("t - 0.1*t**3", 2), ("0.2*t**3 - 0.1*t**7", 1),

@@ -541,9 +541,9 @@ def cmd_cost(args: argparse.Namespace) -> None:
         raise ValueError(f"--points must be positive integers, got {points}")
     compiled = program(net.activation.phi, order, net.sigma_w2)
     print(f"order {order}, phi(t) = {net.activation.phi}, L = {args.depth}")
-    classes = "   ".join(f"kappa_{c.n}: {c.terms} terms ({c.products} printed products)" if c.products is not None
-                           else f"kappa_{c.n}: {c.terms} terms (interpreted)" for c in compiled.term_classes)
-    print(f"derived transfer terms per layer (a printed kernel visits the M^(2n) / (2^n n!) canonical entries of "
+    classes = "   ".join(f"kappa_{c.n}: {c.terms} terms, {c.products} products ({'printed' if c.printed else 'table'})"
+                           for c in compiled.term_classes)
+    print(f"derived transfer terms per layer (a compiled kernel visits the about M^(2n) / (2^n n!) canonical entries of "
           f"kappa_n): {classes}")
     print(f"{'points':>8}  {'lowering':15} {'estimate':>10} {'memory':>10}")
     for m in points:

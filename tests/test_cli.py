@@ -139,7 +139,7 @@ def test_cost_prints_the_plan_the_term_classes_and_refusals(capsys):
     from perturbo.compiler import program
     net = ShapedMLP(depth=6, width=1, psi=-0.6)
     for c in program(net.activation.phi, 2).term_classes:
-        assert f"kappa_{c.n}: {c.terms} terms ({c.products} printed products)" in out
+        assert f"kappa_{c.n}: {c.terms} terms, {c.products} products (printed)" in out
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()[:1].isdigit()}
     assert "dense" in lines["4"]
     assert "refused" in lines["24"] and "GB" in lines["24"]

@@ -1,9 +1,9 @@
-"""The printed transfer kernels (perturbo.compiler.fused_transfer) against the interpreted terms
-(runtime_terms.LayerTransfer), and the Wick tensors' parallel paths against each other.
+"""The compiled transfer kernels (perturbo.compiler.fused_transfer: printed, and run from their product tables)
+against the interpreted terms (runtime_terms.LayerTransfer), and the Wick tensors' parallel paths against each other.
 
 Both sides evaluate the same derived terms; they share nothing else. The interpreter computes every entry of
-``kappa_n`` with NumPy, the printed kernel only the canonical entries (copied to their images) with the
-Jacobian written out where the lowering chose to, so agreement also checks the symmetry the kernel relies on.
+``kappa_n`` with NumPy, the compiled kernels only the canonical entries (copied to their images) with the
+Jacobian written out where the lowering chose to, so agreement also checks the symmetry they rely on.
 """
 from __future__ import annotations
 
@@ -11,16 +11,14 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from perturbo.compiler import plan
-from perturbo.compiler.dense import dense_moments
-
 from perturbo.activation import power_coefficients, t
+from perturbo.compiler import cost, plan, problem_program
 from perturbo.compiler.copy_cumulants import CopyCumulants
-from perturbo.compiler.dense import layer_arguments
-from perturbo.compiler.fused_transfer import FusedTransfer, output_images
-from perturbo.compiler.layer_maps import LocalMap, propagate
+from perturbo.compiler.dense import dense_moments, layer_arguments
+from perturbo.compiler.fused_transfer import output_images
+from perturbo.compiler.layer_maps import propagate
+from perturbo.compiler.program import program
 from perturbo.compiler.runtime_terms import LayerTransfer
-from perturbo.compiler.transfer import transfer_terms_for
 from perturbo.compiler.wick import moment_tensor, symmetric_moment_tensor
 from tests.test_compiler import assert_same_moments, problem
 
@@ -39,26 +37,29 @@ def symmetric_state(rng: np.random.Generator, order: int, n: int, M: int) -> np.
 @pytest.mark.parametrize("activation, order, printed", [
     (CUBIC, 1, {1, 2}), (NON_ODD, 1, {1, 2}), (CUBIC, 2, {1, 2, 3}), (NON_ODD, 2, {1, 2, 3}),
     pytest.param("0.3*t**5", 2, {1, 2, 3}, marks=pytest.mark.slow),  # its own module: about 50 s to compile
-    (CUBIC, 3, {1}),  # order 3's kappa_2..4 have 2,500-9,000 products: interpreted (PRINTED_PRODUCTS_LIMIT)
+    (CUBIC, 3, {1}),  # order 3's kappa_2..4 have 2,000-5,300 products: tables only (PRINTED_PRODUCTS_LIMIT)
 ])
-def test_printed_transfer_equals_the_interpreted_terms(activation, order, printed):
+def test_compiled_transfer_equals_the_interpreted_terms(activation, order, printed):
+    """Every cumulant's table, and the printed kernel where there is one, = the interpreted terms, at a width where
+    each power of ``1/N`` matters."""
     phi = sp.sympify(activation, locals={"t": t})
     rng = np.random.default_rng(order)
-    M = 5  # 15 pairs: the outer pair list splits among the threads
-    B = rng.normal(size=(M, M + 2))
+    M = 4 if order == 3 else 5  # 10 or 15 pairs: the entries split among the threads (order 3's kappa_4 interpreted
+    B = rng.normal(size=(M, M + 2))  # on 5 points: 10 s)
     K = 0.8 * B @ B.T / (M + 2) + 0.1 * np.eye(M)
-    local_map, cumulants = LocalMap(phi, sp.Integer(1)), CopyCumulants(power_coefficients(phi), 1.0)
-    terms = transfer_terms_for(phi, local_map, order)
-    fused = FusedTransfer(terms, order, local_map.curvatures)
-    assert fused.printed == printed
+    compiled, cumulants = program(phi, order), CopyCumulants(power_coefficients(phi), 1.0)
+    fused, tabulated = compiled.compiled_transfer(), compiled.compiled_transfer(printed=False)
+    assert fused.printed == printed and not tabulated.printed
     state = {n: symmetric_state(rng, order, n, M) for n in range(1, order + 2)}
-    weights = local_map.weights(K)
+    weights = compiled.local_map.weights(K)
     arrays = layer_arguments(fused.arguments(), K, weights, cumulants, state)
     interpreted = LayerTransfer(K, 37, weights, cumulants, order)
+    for n in range(1, order + 2):
+        expected = interpreted.apply(compiled.transfer[n], state, n)
+        for transfer in (fused, tabulated):
+            got = transfer.apply(n, 37, arrays, M)
+            assert np.max(np.abs(got - expected)) <= 1e-13 * np.max(np.abs(expected)), (n, transfer.printed)
     for n in sorted(printed):
-        expected = interpreted.apply(terms[n], state, n)
-        got = fused.apply(n, 37, arrays, M)
-        assert np.max(np.abs(got - expected)) <= 1e-13 * np.max(np.abs(expected)), n
         # the serial body is compiled at most once (none when Numba's cache had it; on a fresh machine, as in CI,
         # once): the parallel loop passes its index as int64, where a uint64 prange index compiled every body twice
         assert len(getattr(fused.module, fused.kernels[n].name + "_body").signatures) <= 1, n
@@ -91,14 +92,22 @@ def test_propagate_acts_on_an_adjacent_axis_pair_only():
         propagate(X, (0, 2), (W, U))
 
 
-def test_the_plan_prints_where_interpreting_is_slow():
-    """The cubic at order 2, ``L = 6``: 4 and 8 points run interpreted, 12 printed (``cost.PRINT_FROM_SECONDS``)."""
-    assert [plan(problem(CUBIC, 6, 50, P=P, T=2, order=2, beta=3.0)).printed for P in (2, 6, 10)] == [False, False, True]
+def test_the_plan_prints_where_that_saves_seconds():
+    """The cubic at order 2 runs tables at ``L = 6`` up to the memory limit and prints from 15 points (training plus test) at
+    ``L = 30``:
+    exactly where printing saves more than ``cost.PRINT_FROM_SECONDS`` per evaluation."""
+    assert not any(plan(problem(CUBIC, 6, 50, P=P, T=2, order=2, beta=3.0)).printed for P in (2, 8, 14))
+    assert [plan(problem(CUBIC, 30, 50, P=P, T=2, order=2, beta=3.0)).printed for P in (8, 12, 13, 14)] == [
+        False, False, True, True]
+    for P in (12, 13):
+        size = problem_program(p := problem(CUBIC, 30, 50, P=P, T=2, order=2, beta=3.0)).size(P + 2, 30)
+        saved = cost.dense_cost(size, printed=False)[0] - cost.dense_cost(size, printed=True)[0]
+        assert plan(p).printed == (saved > cost.PRINT_FROM_SECONDS)
 
 
 @pytest.mark.parametrize("beta", [np.inf, 3.0])
-def test_the_printed_dense_lowering_equals_the_interpreted_one(beta):
-    """On 8 points (``L = 4``, two test points) the printed dense lowering equals the interpreted one end to end,
+def test_the_printed_dense_lowering_equals_the_tabulated_one(beta):
+    """On 8 points (``L = 4``, two test points) the printed dense lowering equals the one running tables end to end,
     every row of every moment."""
     pr = problem(CUBIC, 4, [40, 60, 50, 45], P=6, T=2, order=2, beta=beta)
     assert_same_moments(dense_moments(pr, printed=True), dense_moments(pr, printed=False), rel=1e-11)

@@ -20,27 +20,29 @@ def test_one_program_per_key_whatever_the_spelling():
 def test_stages_hold_every_intermediate_form_and_agree_with_each_other():
     compiled = program(CUBIC, 2)
     stages = compiled.stages()
-    assert list(stages) == ["local_map", "transfer", "readout", "kernels", "printed", "source"]
+    assert list(stages) == ["local_map", "transfer", "readout", "kernels", "printed", "tables", "source"]
     assert {n: len(terms) for n, terms in stages["transfer"].items()} == {1: 15, 2: 118, 3: 53}  # README, design
     assert set(stages["readout"]) == set(range(5)) and set(stages["readout"][0]) == {"z", "zm", "zs"}
     assert stages["printed"] == {1, 2, 3}
-    for c in compiled.term_classes:  # the plan's counts are the lowered kernels' own
-        assert c.products == len(stages["kernels"][c.n].products) <= PRINTED_PRODUCTS_LIMIT
+    for c in compiled.term_classes:  # the plan's counts are the lowered kernels' own, and so are their tables'
+        assert c.printed and c.products == len(stages["kernels"][c.n].products) <= PRINTED_PRODUCTS_LIMIT
+        assert len(stages["tables"][c.n].product_row) == c.products
     assert all(f"def {stages['kernels'][n].name}(" in stages["source"] for n in (1, 2, 3))
 
 
 def test_order_three_prints_only_what_is_under_the_limit():
     compiled = program(CUBIC, 3)
-    assert compiled.printed == {1}  # kappa_2..4 interpreted: thousands of products each
-    assert [c.products is None for c in compiled.term_classes] == [False, True, True, True]
+    assert compiled.printed == {1}  # kappa_2..4 run from tables: thousands of products each
+    assert [c.printed for c in compiled.term_classes] == [True, False, False, False]
+    assert all(c.products > PRINTED_PRODUCTS_LIMIT for c in compiled.term_classes[1:])
 
 
 def test_the_plan_of_a_problem_is_its_programs():
     p = problem(CUBIC, 6, 50, P=8, T=2, order=2, beta=2.0)
     assert problem_program(p) is program(p.phi, 2)
     assert plan(p) == program(p.phi, 2).plan(10, 6)
-    assert program(p.phi, 2).plan(10, 6).printed  # interpreting would take over PRINT_FROM_SECONDS
-    assert not program(p.phi, 2).plan(4, 6).printed
+    assert program(p.phi, 2).plan(15, 30).printed  # printing saves more than PRINT_FROM_SECONDS there
+    assert not program(p.phi, 2).plan(15, 6).printed
 
 
 def test_a_linear_program_plans_the_scale_lowering_without_deriving_a_transfer():

@@ -5,8 +5,9 @@ Costs are estimates from the term counts and array sizes, calibrated on this 2-c
     dense     time  ~ 8 ms (read-out, bookkeeping)
                     + L * [1.2e-7 s * M^(2 order + 2)                  (one copy's top cumulant, Wick)
                          + sum_n (1e-8 s * (order + 1) * M^(2n)       (writing kappa_n)
-                                  + 5e-9 s * products_n * M^(2n) / (2^n n!))]   (printed, canonical entries)
-              with ``2e-8 s * terms_n * M^(2n)`` for a cumulant too large to print (interpreted);
+                                  + 1e-8 s * products_n * entries_n)]  (printed; entries_n = C(M(M+1)/2 + n - 1, n),
+                                                                        the canonical entries of kappa_n)
+              with ``1.7e-8 s`` per product and entry for a kernel run from its table (not printed);
               memory ~ 64 bytes * (order + 1) * M^(2 order + 2)   (state, next state, temporaries);
     factored  order 1 only, from ``FACTORED_FROM_POINTS`` points (or when requested), with the generated module's
               ``calls`` (its component functions and shared steps, each run once per layer) and ``stars`` (its sliced
@@ -33,18 +34,20 @@ second there."""
 LOWERINGS = ("dense", "factored", "scale")
 
 PRINT_FROM_SECONDS = 5.0
-"""The dense lowering prints its transfer kernels when interpreting them would take longer than this: a printed
-module compiles once per machine and term structure (order 2: 13-14 s for a new structure once perturbo's runtime is
-compiled, about 20 s on a machine that has compiled nothing), which pays back within a few evaluations of this size
-and not for small problems (the same rule as ``FACTORED_FROM_POINTS``; the cubic at order 2 and ``L = 6`` prints
-from 10 points)."""
+"""The dense lowering prints its transfer kernels when that saves more than this per evaluation against running
+their tables: a printed module compiles once per machine and term structure (order 2: 13-14 s for a new structure
+once perturbo's runtime is compiled, about 20 s on a machine that has compiled nothing), which then pays back within
+a few evaluations. The tables are 1.3-2x slower than the printed kernels on the transfer alone and the Wick tensors
+cost the same to both, so the cubic at order 2 and ``L = 6`` never prints within the memory limit; at ``L = 30`` it
+prints from 15 points (training plus test)."""
 
 SECONDS_PER_NOISE_ENTRY = 1.2e-7
 DENSE_FIXED_SECONDS = 8e-3
 SECONDS_PER_OUTPUT = 1e-8
-SECONDS_PER_PRODUCT = 5e-9
-SECONDS_PER_INTERPRETED = 2e-8
-"""Calibrated on the cubic at order 2, ``M = 14`` (``benchmarks/fused_transfer.py``, ``benchmarks/cost_model.py``)."""
+SECONDS_PER_PRODUCT = 1e-8
+SECONDS_PER_TABLE_PRODUCT = 1.7e-8
+"""Calibrated on the cubic at order 2, ``M = 14``, and order 3, ``M = 5`` (``benchmarks/fused_transfer.py``,
+``benchmarks/cost_model.py``)."""
 FLOPS = 1.5e10
 
 SECONDS_PER_CALL = 1.2e-5
@@ -71,7 +74,7 @@ class Plan:
     lowering: str  # "dense" | "factored" | "scale"
     seconds: float
     memory: float
-    printed: bool = False  # dense: the transfer runs printed kernels (else interpreted terms)
+    printed: bool = False  # dense: the transfer runs printed kernels (else their tables)
 
     def describe(self) -> str:
         kernels = " (printed kernels)" if self.printed else ""
@@ -80,11 +83,19 @@ class Plan:
 
 @dataclass(frozen=True)
 class TermClass:
-    """The derived transfer of ``kappa_n``: its terms, and its products when printed (``None``: interpreted)."""
+    """The derived transfer of ``kappa_n``: its terms, its lowered kernel's products, and whether that kernel is printed
+    (else it runs from its table)."""
 
     n: int
     terms: int
-    products: int | None
+    products: int
+    printed: bool
+
+
+def canonical_entries(points: int, n: int) -> int:
+    """The entries of ``kappa_n`` on ``points`` points up to its symmetries (entries ``a <= b``, in non-decreasing
+    order): the multisets of ``n`` of the ``M(M+1)/2`` pairs, about ``M^(2n) / (2^n n!)``."""
+    return math.comb(points * (points + 1) // 2 + n - 1, n)
 
 
 @dataclass(frozen=True)
@@ -101,15 +112,13 @@ class Size:
 
 
 def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:
-    """``(seconds, bytes)`` of the dense lowering (module docstring), with the printed kernels or interpreting all."""
+    """``(seconds, bytes)`` of the dense lowering (module docstring), with the printed kernels or running every table."""
     M, order = float(size.points), size.order
     seconds = SECONDS_PER_NOISE_ENTRY * M ** (2 * order + 2)
     for c in size.classes:
-        if c.products is None or not printed:
-            seconds += SECONDS_PER_INTERPRETED * c.terms * M ** (2 * c.n)
-        else:
-            canonical = M ** (2 * c.n) / (2**c.n * math.factorial(c.n))
-            seconds += SECONDS_PER_OUTPUT * (order + 1) * M ** (2 * c.n) + SECONDS_PER_PRODUCT * c.products * canonical
+        per_product = SECONDS_PER_PRODUCT if printed and c.printed else SECONDS_PER_TABLE_PRODUCT
+        seconds += (SECONDS_PER_OUTPUT * (order + 1) * M ** (2 * c.n)
+                    + per_product * c.products * canonical_entries(size.points, c.n))
     return DENSE_FIXED_SECONDS + size.depth * seconds, 64.0 * (order + 1) * M ** (2 * order + 2)
 
 
@@ -157,5 +166,6 @@ def plan_for(size: Size, lowering: str | None = None) -> Plan:
             f"{memory / 1e9:.3g} GB and {seconds:.3g} s: use a lower order, fewer points, or predict fewer test "
             "points at a time"
         )
-    printed = dense_cost(size, printed=False)[0] > PRINT_FROM_SECONDS
-    return Plan("dense", dense_cost(size, printed)[0], memory, printed)
+    tables, printed = dense_cost(size, printed=False)[0], seconds
+    prints = tables - printed > PRINT_FROM_SECONDS
+    return Plan("dense", printed if prints else tables, memory, prints)

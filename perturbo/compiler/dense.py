@@ -3,9 +3,9 @@
 ``kappa_s`` of ``X^(l) = S_l - K_l`` is an array ``(order + 1, M, ..., M)`` (``2s`` point axes, row ``k``
 the ``n^-k`` part at the actual widths); ``X^(0) = 0``. Each layer transfers the cumulants with that
 layer's curvature weights, Jacobian and one copy's cumulants (``copy_cumulants.CopyCumulants``): by
-the printed kernels (``fused_transfer``) where the plan says so, else, and for a cumulant with too many
-products to print (order 3's), by interpreting the derived terms (``runtime_terms.LayerTransfer``). At
-the last layer the read-out networks take the moments of ``X^(L)`` as products of cumulants
+the lowered kernels of ``Program.compiled_transfer`` (``fused_transfer``), printed where the plan says so,
+else, and for a cumulant with too many products to print (order 3's), run from their tables. At the
+last layer the read-out networks take the moments of ``X^(L)`` as products of cumulants
 (``runtime_terms.readout_expectation``). ``kappa_s`` is needed for ``s <= order + 1``: memory
 ``M^(2 order + 2)``, for any activation and any order.
 """
@@ -17,11 +17,11 @@ from ..activation import power_coefficients
 from ..problem import Moments, Problem
 from ..progress import progress
 from .copy_cumulants import CopyCumulants
-from .fused_transfer import Argument, FusedTransfer
+from .fused_transfer import Argument, LayerArrays
 from .layer_maps import propagate
 from .program import program
 from .readout import ReadoutOperands
-from .runtime_terms import LayerTransfer, readout_moments
+from .runtime_terms import readout_moments
 
 
 def layer_arguments(
@@ -53,23 +53,21 @@ def layer_arguments(
 
 def dense_moments(problem: Problem, printed: bool = True) -> Moments:
     """The moments through the dense lowering; ``printed``: run the printed transfer kernels (the plan decides:
-    ``cost.PRINT_FROM_SECONDS``), else interpret every term."""
+    ``cost.PRINT_FROM_SECONDS``), else the kernels' tables."""
     order, widths = problem.order, problem.widths
     compiled = program(problem.phi, order, problem.sigma_w2)
-    local_map, terms = compiled.local_map, compiled.transfer
+    local_map = compiled.local_map
     cumulants = CopyCumulants(power_coefficients(problem.phi), float(problem.sigma_w2))
-    transfer = FusedTransfer(terms, order, local_map.curvatures) if printed else None
-    needed = transfer.arguments() if printed else set()
+    transfer = compiled.compiled_transfer(printed)
+    needed = transfer.arguments()
     M = len(problem.kernels[-1])
     state = {n: np.zeros((order + 1,) + (M,) * (2 * n)) for n in range(1, order + 2)}
     with progress(len(widths), f"order {order}: cumulants through the layers", enabled=order >= 2) as bar:
         for layer, width in enumerate(widths, start=1):
             K = problem.kernels[layer - 1]
             weights = local_map.weights(K)
-            arrays = layer_arguments(needed, K, weights, cumulants, state)
-            interpreted = LayerTransfer(K, width, weights, cumulants, order)
-            state = {n: transfer.apply(n, width, arrays, M) if printed and n in transfer.printed
-                     else interpreted.apply(terms[n], state, n) for n in range(1, order + 2)}
+            arrays = LayerArrays(layer_arguments(needed, K, weights, cumulants, state))
+            state = {n: transfer.apply(n, width, arrays, M) for n in range(1, order + 2)}
             cumulants.forget()
             bar.update()
     operands = ReadoutOperands(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)

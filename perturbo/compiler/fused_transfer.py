@@ -22,7 +22,11 @@ outer two pair levels are a precomputed list of pair multisets shared among the 
 
 The module is cached by the hash of its text (``codegen.cache``), and Numba's machine code next to
 it, so a second process compiles nothing. Numba compiles about 20 products a second, so a cumulant
-above ``PRINTED_PRODUCTS_LIMIT`` products is not printed (``dense`` interprets it).
+above ``PRINTED_PRODUCTS_LIMIT`` products is not printed; neither is any where the plan says compiling
+would not pay (``cost.PRINT_FROM_SECONDS``). Those run from the same IR as data (``tabulate``): one
+kernel the package compiles once (``run_products``) loops over the canonical entries and forms each
+entry's products from a table of reads, 1.3-2x slower than printed and 15-180x faster than
+interpreting the terms with NumPy (``benchmarks/fused_transfer.py``).
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from functools import lru_cache
 from types import ModuleType
 
 import numpy as np
+from numba import njit, prange
 
 from .transfer import Beta, Term, Weight, lowest_row
 from .wick import multisets
@@ -294,11 +299,159 @@ def print_module(kernels: Mapping[int, TransferKernel], curvatures: tuple[Beta, 
     return header + "\n\n".join(print_kernel(kernels[n]) for n in sorted(kernels))
 
 
+# ------------------------------------------------------------------------------------------------ tabulating
+@dataclass(frozen=True, eq=False)
+class ProductTable:
+    """A lowered kernel as plain arrays, for ``run_products``, which the package compiles once for every kernel (no
+    source printed, nothing compiled per activation or order). ``reads``: the kernel's distinct reads, each an
+    ``argument`` (its position in ``kernel.arguments``), a power ``row`` (``-1``: none) and the output ``positions``
+    it is indexed by (``-1`` padded; ``arity`` of them, the argument's point axes in order), sorted by the last entry
+    they depend on (``level_start[k]``: the first read that depends on entry ``k`` or later). ``products``: in
+    compressed rows, ``product_reads[product_start[q]:product_start[q + 1]]`` the reads whose product, times
+    ``multiplicity[q] N^-noise_power[q]``, goes to power row ``product_row[q]``."""
+
+    kernel: TransferKernel
+    read_argument: np.ndarray
+    read_row: np.ndarray
+    read_positions: np.ndarray
+    read_arity: np.ndarray
+    level_start: np.ndarray
+    product_row: np.ndarray
+    multiplicity: np.ndarray
+    noise_power: np.ndarray
+    product_start: np.ndarray
+    product_reads: np.ndarray
+
+
+def tabulate(kernel: TransferKernel) -> ProductTable:
+    """The kernel's reads and products as arrays (``ProductTable``)."""
+    def level(read: Read) -> int:
+        return max(read.indices) // 2
+
+    reads = sorted({read for p in kernel.products for read in p.reads}, key=lambda r: (level(r), repr(r)))
+    number = {read: k for k, read in enumerate(reads)}
+    argument = {a: k for k, a in enumerate(kernel.arguments)}
+    positions = np.full((len(reads), max((len(r.indices) for r in reads), default=1)), -1, dtype=np.int64)
+    for k, read in enumerate(reads):
+        positions[k, :len(read.indices)] = read.indices
+    lengths = [len(p.reads) for p in kernel.products]
+
+    def integers(values) -> np.ndarray:
+        return np.array(list(values), dtype=np.int64)
+
+    return ProductTable(
+        kernel,
+        integers(argument[r.argument] for r in reads),
+        integers(-1 if r.row is None else r.row for r in reads),
+        positions,
+        integers(len(r.indices) for r in reads),
+        integers(sum(level(r) < k for r in reads) for k in range(kernel.n + 1)),
+        integers(p.row for p in kernel.products),
+        np.array([float(p.multiplicity) for p in kernel.products]),
+        integers(p.noise_power for p in kernel.products),
+        integers(np.concatenate([[0], np.cumsum(lengths)])),
+        integers(number[r] for p in kernel.products for r in p.reads),
+    )
+
+
+@njit(cache=True, parallel=True)
+def run_products(out, buffers, read_buffer, read_base, read_positions, read_arity, level_start,
+                 coefficient, product_row, product_start, product_reads, pair_a, pair_b, entries, images, M):
+    """``out[r, canonical entry and its images] = sum_q coefficient[q] prod_reads`` over the products ``q`` of power
+    row ``r`` (``ProductTable``), for each canonical entry (``entries``: ``n`` pair numbers, non-decreasing, in
+    lexicographic order; ``pair_a``, ``pair_b`` the pairs ``a <= b``). Read ``k`` of an entry with indices ``idx`` is
+    ``buffers[read_buffer[k]][read_base[k] + sum_j idx[read_positions[k, j]] M^(arity - 1 - j)]`` (``BUFFERS`` flat
+    arrays, ``LayerArrays.packed``). Threads take contiguous blocks of entries; an entry reloads only the reads that
+    depend on the entries where it differs from the one before (the outer pairs change rarely), then forms its
+    products."""
+    n_entries, n = entries.shape
+    rows = out.shape[0]
+    blocks = min(n_entries, 256)
+    for block in prange(blocks):
+        idx = np.empty(2 * n, np.int64)
+        values = np.empty(read_base.shape[0])
+        total = np.empty(rows)
+        first = block * n_entries // blocks
+        for e in range(first, (block + 1) * n_entries // blocks):
+            changed = 0
+            if e > first:
+                while entries[e, changed] == entries[e - 1, changed]:
+                    changed += 1
+            for k in range(changed, n):
+                idx[2 * k] = pair_a[entries[e, k]]
+                idx[2 * k + 1] = pair_b[entries[e, k]]
+            for k in range(level_start[changed], read_base.shape[0]):
+                flat = 0
+                for j in range(read_arity[k]):
+                    flat = flat * M + idx[read_positions[k, j]]
+                values[k] = buffers[read_buffer[k]][read_base[k] + flat]
+            total[:] = 0.0
+            for q in range(product_row.shape[0]):
+                value = coefficient[q]
+                for k in range(product_start[q], product_start[q + 1]):
+                    value *= values[product_reads[k]]
+                total[product_row[q]] += value
+            for g in range(images.shape[0]):
+                flat = 0
+                for j in range(2 * n):
+                    flat = flat * M + idx[images[g, j]]
+                for r in range(rows):
+                    out[r, flat] = total[r]
+
+
+BUFFERS = 8
+"""``run_products`` reads eight flat buffers: the seven largest arrays of a layer as they are (no copy), the others
+packed into one (a copy of what is small: the weights, most noise coefficients, the lower cumulants)."""
+
+
+class LayerArrays(dict):
+    """``Argument -> array`` (C-contiguous): what the kernels read at one layer. ``packed()``: the ``BUFFERS`` flat
+    buffers ``run_products`` reads and each argument's ``(buffer, offset)``, built once for the layer's tables."""
+
+    def packed(self) -> tuple[tuple[np.ndarray, ...], dict[Argument, tuple[int, int]]]:
+        if "_packed" not in self.__dict__:
+            by_size = sorted(self, key=lambda a: (-self[a].size, a.kind, repr(a.key)))
+            alone, rest = by_size[:BUFFERS - 1], by_size[BUFFERS - 1:]
+            offsets = np.cumsum([0] + [self[a].size for a in rest[:-1]]).tolist()
+            location = {a: (0, offset) for a, offset in zip(rest, offsets)}
+            location.update({a: (k, 0) for k, a in enumerate(alone, start=1)})
+            packed = np.concatenate([np.ravel(self[a]) for a in rest]) if rest else np.zeros(0)
+            buffers = (packed, *(np.ravel(self[a]) for a in alone))
+            self.__dict__["_packed"] = (buffers + (np.zeros(0),) * (BUFFERS - len(buffers)), location)
+        return self.__dict__["_packed"]
+
+
+@lru_cache(maxsize=16)
+def _canonical_entries(M: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs ``a <= b`` of ``M`` points, every non-decreasing ``n``-tuple of pair numbers (the canonical entries
+    of ``kappa_n``), and the symmetry images (``output_images``)."""
+    pair_a, pair_b = (np.array(v, dtype=np.int64) for v in zip(*itertools.combinations_with_replacement(range(M), 2)))
+    return pair_a, pair_b, multisets(len(pair_a), n), output_images(n)
+
+
+def run_table(table: ProductTable, width: int, arrays: Mapping[Argument, np.ndarray], M: int) -> np.ndarray:
+    """``kappa_n`` of the next layer, ``(order + 1, M^(2n))``, from the layer's ``arrays`` by ``run_products``: the
+    same sum as the printed kernel of ``table.kernel`` (``print_kernel``), with its reads and products as data.
+    ``arrays`` as ``LayerArrays`` is packed once for all the layer's tables."""
+    kernel = table.kernel
+    n, order = kernel.n, kernel.order
+    buffers, location = (arrays if isinstance(arrays, LayerArrays) else LayerArrays(arrays)).packed()
+    buffer, offset = (np.array([location[a][k] for a in kernel.arguments], dtype=np.int64) for k in (0, 1))
+    row_size = np.array([M ** (2 * a.key[0]) if a.kind == "state" else 0 for a in kernel.arguments], dtype=np.int64)
+    read_base = offset[table.read_argument] + np.maximum(table.read_row, 0) * row_size[table.read_argument]
+    coefficient = table.multiplicity * (1.0 / width) ** table.noise_power
+    out = np.empty((order + 1, M ** (2 * n)))
+    pair_a, pair_b, entries, images = _canonical_entries(M, n)
+    run_products(out, buffers, buffer[table.read_argument], read_base, table.read_positions, table.read_arity,
+                 table.level_start, coefficient, table.product_row, table.product_start, table.product_reads, pair_a,
+                 pair_b, entries, images, M)
+    return out.reshape((order + 1,) + (M,) * (2 * n))
+
+
 # ------------------------------------------------------------------------------------------------ running
 PRINTED_PRODUCTS_LIMIT = 400
 """A cumulant with more products than this is not printed: Numba compiles about 20 products a second, so the
-order-3 kernels (2,500 to 9,000 products) would take many minutes the first time; ``dense`` interprets those terms
-(``runtime_terms.LayerTransfer``)."""
+order-3 kernels (2,000 to 5,300 products) would take minutes the first time; ``run_products`` runs their tables."""
 
 
 @lru_cache(maxsize=32)
@@ -333,24 +486,23 @@ def _index_tables(M: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return pair_a, pair_b, multisets(len(pair_a), min(n, 2)), output_images(n)
 
 
-class FusedTransfer:
-    """Runs the printed kernels: ``kappa_n`` of the next layer from this layer's arrays (``printed``: which ``n``)."""
+class CompiledTransfer:
+    """One layer's transfer of every cumulant by its lowered kernel: the printed kernel (in ``module``) for the ``n``
+    in ``printed``, ``run_products`` on its product table for the others (``Program.compiled_transfer``)."""
 
-    def __init__(self, terms: Mapping[int, Sequence[Term]], order: int, curvatures: tuple[Beta, ...]) -> None:
-        self.kernels, self.module = transfer_module(terms_key(terms), order, curvatures)
-        self.order = order
-
-    @property
-    def printed(self) -> set[int]:
-        return set(self.kernels)
+    def __init__(self, kernels: Mapping[int, TransferKernel], tables: Mapping[int, ProductTable],
+                 printed: frozenset[int], module: ModuleType | None) -> None:
+        self.kernels, self.tables, self.printed, self.module = kernels, tables, printed, module
 
     def arguments(self) -> set[Argument]:
         return {a for kernel in self.kernels.values() for a in kernel.arguments}
 
     def apply(self, n: int, width: int, arrays: Mapping[Argument, np.ndarray], M: int) -> np.ndarray:
         """``kappa_n`` (``(order + 1, M^(2n))``) of the next layer; ``arrays``: every argument of the kernel."""
+        if n not in self.printed:
+            return run_table(self.tables[n], width, arrays, M)
         kernel = self.kernels[n]
-        return apply_kernel(getattr(self.module, kernel.name), tuple(kernel.stacks.values()), n, self.order, width,
+        return apply_kernel(getattr(self.module, kernel.name), tuple(kernel.stacks.values()), n, kernel.order, width,
                             arrays, M)
 
 

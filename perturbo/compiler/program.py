@@ -4,9 +4,11 @@
              transfer    ``n ->`` the derived transfer terms of ``kappa_n``, exact multiplicities (``transfer``)
              spectator   ``n ->`` the mixed cumulants' terms (posterior representations)
              readout     ``degree -> output ->`` the read-out networks (``readout``)
-    lower    kernels     ``n -> TransferKernel``, the typed IR of the printed transfer (``fused_transfer.lower``)
+    lower    kernels     ``n -> TransferKernel``, the typed IR of the dense transfer (``fused_transfer.lower``)
              printed     the ``n`` whose kernels are printed (``fused_transfer.PRINTED_PRODUCTS_LIMIT``)
-    print    source()    the Numba module of the printed kernels; ``module()`` loads it (cached by content hash)
+             tables      ``n -> ProductTable``, each kernel as arrays for the compiled ``run_products``
+    print    source()    the Numba module of the printed kernels; ``module()`` loads it (cached by content hash);
+             compiled_transfer(printed)   what the dense lowering runs: printed kernels, or tables
     plan     plan(points, depth, lowering=None)   the lowering, its time and memory (``cost``); for the factored first
                                                  order it counts the work of the generated module (``factored_work``)
 
@@ -24,7 +26,8 @@ import sympy as sp
 
 from ..activation import parse_shaping
 from .cost import FactoredWork, Plan, Size, TermClass, check_lowering, plan_for, uses_factored
-from .fused_transfer import TransferKernel, is_printed, lowered_kernels, print_module, terms_key, transfer_module
+from .fused_transfer import (CompiledTransfer, ProductTable, TransferKernel, is_printed, lowered_kernels, print_module,
+                             tabulate, terms_key, transfer_module)
 from .layer_maps import LocalMap, local_map_of
 from .readout import ReadoutNetwork, readout_networks
 from .scale import linear_slope
@@ -70,6 +73,17 @@ class Program:
     def printed(self) -> frozenset[int]:
         return frozenset(n for n, kernel in self.kernels.items() if is_printed(kernel))
 
+    @cached_property
+    def tables(self) -> dict[int, ProductTable]:
+        """``n ->`` the lowered kernel as arrays (``fused_transfer.tabulate``), run where it is not printed."""
+        return {n: tabulate(kernel) for n, kernel in self.kernels.items()}
+
+    def compiled_transfer(self, printed: bool = True) -> CompiledTransfer:
+        """The dense transfer of every cumulant: its printed kernel where ``printed`` and it is printed (compiling the
+        module on first use), else its table."""
+        use = self.printed if printed else frozenset()
+        return CompiledTransfer(self.kernels, self.tables, use, self.module() if use else None)
+
     def source(self) -> str:
         """The Numba module of the printed kernels (``fused_transfer.print_module``)."""
         return print_module({n: self.kernels[n] for n in sorted(self.printed)}, self.local_map.curvatures)
@@ -83,7 +97,7 @@ class Program:
     def term_classes(self) -> tuple[TermClass, ...]:
         """One ``TermClass`` per output cumulant ``kappa_n``: the dense lowering's work per layer."""
         kernels, printed = self.kernels, self.printed
-        return tuple(TermClass(n, len(terms), len(kernels[n].products) if n in printed else None)
+        return tuple(TermClass(n, len(terms), len(kernels[n].products), n in printed)
                      for n, terms in sorted(self.transfer.items()))
 
     @cached_property
@@ -113,7 +127,8 @@ class Program:
     def stages(self) -> dict[str, object]:
         """Every intermediate form by name: derived terms and networks, lowered kernels, printed source."""
         return {"local_map": self.local_map.coefficients, "transfer": self.transfer, "readout": self.readout,
-                "kernels": self.kernels, "printed": self.printed, "source": self.source() if self.printed else ""}
+                "kernels": self.kernels, "printed": self.printed, "tables": self.tables,
+                "source": self.source() if self.printed else ""}
 
 
 @lru_cache(maxsize=64)
