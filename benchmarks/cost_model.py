@@ -2,8 +2,9 @@
 
 For each lowering and a range of sizes, the plan's estimate (``perturbo.compiler.plan``: seconds and bytes) next to
 measured ``compiler.moments`` calls (wall seconds, warm; then, in another call, the peak traced NumPy memory:
-tracing slows Python code several times, so it is never timed), with the ratio measured / estimated. A cost model is useful when the ratio is steady across sizes (it ranks plans and warns before a long run)
-and within a small factor of one (it refuses what does not fit).
+tracing slows Python code several times, so it is never timed), with the ratio measured / estimated. A cost model
+is useful when the ratio is steady across sizes (it ranks plans and warns before a long run) and within a small
+factor of one (it refuses what does not fit).
 """
 from __future__ import annotations
 

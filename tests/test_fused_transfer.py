@@ -93,8 +93,8 @@ def test_propagate_acts_on_an_adjacent_axis_pair_only():
 
 
 def test_the_plan_prints_where_that_saves_seconds():
-    """The cubic at order 2 runs tables at ``L = 6`` up to the memory limit and prints from 15 points (training plus test) at
-    ``L = 30``:
+    """The cubic at order 2 runs tables at ``L = 6`` up to the memory limit and prints from 15 points (training plus
+    test) at ``L = 30``:
     exactly where printing saves more than ``cost.PRINT_FROM_SECONDS`` per evaluation."""
     assert not any(plan(problem(CUBIC, 6, 50, P=P, T=2, order=2, beta=3.0)).printed for P in (2, 8, 14))
     assert [plan(problem(CUBIC, 30, 50, P=P, T=2, order=2, beta=3.0)).printed for P in (8, 12, 13, 14)] == [

@@ -36,7 +36,8 @@ def problem_program(problem: Problem) -> Program:
 
 def plan(problem: Problem) -> Plan:
     """The problem's lowering (the cheapest, or the one it names) with its estimates (``Program.plan``)."""
-    return problem_program(problem).plan(len(problem.kernels[-1]), len(problem.widths), problem.lowering)
+    return problem_program(problem).plan(len(problem.kernels[-1]), len(problem.widths), problem.lowering,
+                                         problem.n_test > 0)
 
 
 def moments(problem: Problem, chosen: Plan | None = None) -> Moments:

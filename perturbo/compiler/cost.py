@@ -2,7 +2,7 @@
 
 Costs are estimates from the term counts and array sizes, calibrated on this 2-core machine:
 
-    dense     time  ~ 8 ms (read-out, bookkeeping)
+    dense     time  ~ 8 ms + 8e-5 s * contractions                    (read-out: its contractions, ``Size``)
                     + L * [1.2e-7 s * M^(2 order + 2)                  (one copy's top cumulant, Wick)
                          + sum_n (1e-8 s * (order + 1) * M^(2n)       (writing kappa_n)
                                   + 1e-8 s * products_n * entries_n)]  (printed; entries_n = C(M(M+1)/2 + n - 1, n),
@@ -43,6 +43,9 @@ prints from 15 points (training plus test)."""
 
 SECONDS_PER_NOISE_ENTRY = 1.2e-7
 DENSE_FIXED_SECONDS = 8e-3
+SECONDS_PER_CONTRACTION = 8e-5
+"""The read-out's cost per contraction on few points, warm (order 3: 48,000 for evidence and predict, about 4 s; the
+first call in a process also plans each contraction's path, about 2.5x that)."""
 SECONDS_PER_OUTPUT = 1e-8
 SECONDS_PER_PRODUCT = 1e-8
 SECONDS_PER_TABLE_PRODUCT = 1.7e-8
@@ -109,17 +112,19 @@ class Size:
     classes: tuple[TermClass, ...]
     linear: bool
     factored: FactoredWork | None = None  # given when the factored lowering is taken (``uses_factored``)
+    contractions: int = 0  # the dense read-out's (``readout.contraction_count``)
 
 
 def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:
-    """``(seconds, bytes)`` of the dense lowering (module docstring), with the printed kernels or running every table."""
+    """``(seconds, bytes)`` of the dense lowering (module docstring): with the printed kernels, or every table."""
     M, order = float(size.points), size.order
     seconds = SECONDS_PER_NOISE_ENTRY * M ** (2 * order + 2)
     for c in size.classes:
         per_product = SECONDS_PER_PRODUCT if printed and c.printed else SECONDS_PER_TABLE_PRODUCT
         seconds += (SECONDS_PER_OUTPUT * (order + 1) * M ** (2 * c.n)
                     + per_product * c.products * canonical_entries(size.points, c.n))
-    return DENSE_FIXED_SECONDS + size.depth * seconds, 64.0 * (order + 1) * M ** (2 * order + 2)
+    readout = DENSE_FIXED_SECONDS + SECONDS_PER_CONTRACTION * size.contractions
+    return readout + size.depth * seconds, 64.0 * (order + 1) * M ** (2 * order + 2)
 
 
 def check_lowering(lowering: str | None, size: Size) -> None:

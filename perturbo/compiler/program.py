@@ -29,7 +29,7 @@ from .cost import FactoredWork, Plan, Size, TermClass, check_lowering, plan_for,
 from .fused_transfer import (CompiledTransfer, ProductTable, TransferKernel, is_printed, lowered_kernels, print_module,
                              tabulate, terms_key, transfer_module)
 from .layer_maps import LocalMap, local_map_of
-from .readout import ReadoutNetwork, readout_networks
+from .readout import ReadoutNetwork, contraction_count, readout_networks
 from .scale import linear_slope
 from .transfer import Term, transfer_terms_for
 
@@ -111,18 +111,22 @@ class Program:
         stars = sum(f.__name__.startswith("shared_star_") for f in functions)  # (the printer's names)
         return FactoredWork(len(functions) + len(module.SHARED_STEPS), stars)
 
-    def size(self, points: int, depth: int, lowering: str | None = None) -> Size:
-        """What the cost of ``lowering`` (``None``: the default) depends on; the transfer's term classes unless the
+    def size(self, points: int, depth: int, lowering: str | None = None, tested: bool = True) -> Size:
+        """What the cost of ``lowering`` (``None``: the default) depends on; the transfer's term classes and the
+        read-out's contractions (of ``z`` alone, or with the test points' moments where ``tested``) unless the
         activation is linear (the scale lowering), the generated module's work where the factored lowering runs."""
         linear = linear_slope(self.phi) is not None
-        size = Size(self.order, points, depth, () if linear else self.term_classes, linear)
+        outputs = ("z", "zm", "zs") if tested else ("z",)
+        size = Size(self.order, points, depth, () if linear else self.term_classes, linear,
+                    contractions=0 if linear else contraction_count(self.readout, self.order, outputs))
         check_lowering(lowering, size)  # (before generating a module for a lowering that does not apply)
         return replace(size, factored=self.factored_work) if uses_factored(size, lowering) else size
 
-    def plan(self, points: int, depth: int, lowering: str | None = None) -> Plan:
-        """The lowering for ``points`` (training plus test) and ``depth`` layers, with its time and memory estimates
-        (``cost.plan_for``; ``ValueError`` with the numbers where it is not practical)."""
-        return plan_for(self.size(points, depth, lowering), lowering)
+    def plan(self, points: int, depth: int, lowering: str | None = None, tested: bool = True) -> Plan:
+        """The lowering for ``points`` (training plus test; ``tested``: some of them test points) and ``depth``
+        layers, with its time and memory estimates (``cost.plan_for``; ``ValueError`` with the numbers where it is
+        not practical)."""
+        return plan_for(self.size(points, depth, lowering, tested), lowering)
 
     def stages(self) -> dict[str, object]:
         """Every intermediate form by name: derived terms and networks, lowered kernels, printed source."""

@@ -19,6 +19,8 @@ from ..activation import power_coefficients
 from ..problem import Problem
 from ..progress import progress
 from .copy_cumulants import CopyCumulants
+from .dense import layer_arguments
+from .fused_transfer import LayerArrays
 from .program import program
 from .readout import ReadoutOperands
 from .runtime_terms import LayerTransfer, readout_expectation, readout_moments
@@ -28,21 +30,24 @@ def representation_moments(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     """``(E[z], E[X^(l) z])``: series of shapes ``(order + 1,)`` and ``(L, order + 1, M, M)``."""
     order, widths = problem.order, problem.widths
     compiled = program(problem.phi, order, problem.sigma_w2)
-    local_map, terms, spectator_terms = compiled.local_map, compiled.transfer, compiled.spectator
+    local_map, spectator_terms = compiled.local_map, compiled.spectator
     cumulants = CopyCumulants(power_coefficients(problem.phi), float(problem.sigma_w2))
+    transfer = compiled.compiled_transfer(printed=False)  # the dense lowering's tables; the spectator terms interpreted
     M = len(problem.kernels[-1])
     state = {n: np.zeros((order + 1,) + (M,) * (2 * n)) for n in range(1, order + 2)}
     mixed: list[dict[int, np.ndarray]] = []  # per earlier layer l: s -> kappa(X^(l)_e, s entries of X^(m))
     with progress(len(widths), f"order {order}: representations through the layers", enabled=order >= 2) as bar:
         for layer, width in enumerate(widths, start=1):
             K = problem.kernels[layer - 1]
-            step = LayerTransfer(K, width, local_map.weights(K), cumulants, order)
+            weights = local_map.weights(K)
+            step = LayerTransfer(K, width, weights, cumulants, order)
             carried = []
             for earlier in mixed:
                 carried.append({0: earlier[0]} | {n: step.apply(spectator_terms[n], state, n, earlier)
                                                    for n in range(1, order + 1)})
                 step.forget_mixed()
-            state = {n: step.apply(terms[n], state, n) for n in range(1, order + 2)}
+            arrays = LayerArrays(layer_arguments(transfer.arguments(), K, weights, cumulants, state))
+            state = {n: transfer.apply(n, width, arrays, M) for n in range(1, order + 2)}
             mixed = carried + [{s: state[s + 1] for s in range(order + 1)}]
             cumulants.forget()
             bar.update()

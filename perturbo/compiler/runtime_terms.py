@@ -18,8 +18,8 @@ import opt_einsum
 
 from ..problem import Moments
 from .layer_maps import propagate
-from .readout import ReadoutNetwork, ReadoutOperands, readout_networks
-from .transfer import Noise, State, Term, Weight, lowest_row, set_partitions
+from .readout import ReadoutNetwork, ReadoutOperands, cumulant_partitions, readout_networks
+from .transfer import Noise, State, Term, Weight, lowest_row
 
 
 def _contract_series(
@@ -221,19 +221,6 @@ class LayerTransfer:
 SPECTATOR_INDICES = ("e0", "e1")
 
 
-@lru_cache(maxsize=None)
-def _partitions(letters: int, spectator: bool, order: int) -> tuple[tuple[tuple, list[int]], ...]:
-    """The set partitions of ``letters`` slots (and the spectator entry, ``None``) into cumulant blocks whose lowest
-    power rows add up to at most ``order``, with those rows."""
-    items = list(range(letters)) + ([None] if spectator else [])
-    out = []
-    for tau in set_partitions(items):
-        lowest = [lowest_row(len(block)) for block in tau]
-        if sum(lowest) <= order:
-            out.append((tuple(tuple(block) for block in tau), lowest))
-    return tuple(out)
-
-
 def readout_expectation(
     networks: Sequence[ReadoutNetwork], operands: ReadoutOperands, state: dict[int, np.ndarray], order: int,
     mixed: dict[int, np.ndarray] | None = None,
@@ -247,7 +234,7 @@ def readout_expectation(
     for net in networks:
         fixed = [(operands[op], idx) for op, idx in net.operands]
         output = (SPECTATOR_INDICES if mixed is not None else ()) + net.free
-        for tau, lowest in _partitions(len(net.slots), mixed is not None, order):
+        for tau, lowest in cumulant_partitions(len(net.slots), order, mixed is not None):
             series = []
             for block in tau:
                 slots = [k for k in block if k is not None]
