@@ -44,8 +44,9 @@ def test_compiled_transfer_equals_the_interpreted_terms(activation, order, print
     each power of ``1/N`` matters."""
     phi = sp.sympify(activation, locals={"t": t})
     rng = np.random.default_rng(order)
-    M = 4 if order == 3 else 5  # 10 or 15 pairs: the entries split among the threads (order 3's kappa_4 interpreted
-    B = rng.normal(size=(M, M + 2))  # on 5 points: 10 s)
+    # 10 or 15 pairs: the entries split among the threads (order 3's kappa_4 interpreted on 5 points takes 10 s)
+    M = 4 if order == 3 else 5
+    B = rng.normal(size=(M, M + 2))
     K = 0.8 * B @ B.T / (M + 2) + 0.1 * np.eye(M)
     compiled, cumulants = program(phi, order), CopyCumulants(power_coefficients(phi), 1.0)
     fused, tabulated = compiled.compiled_transfer(), compiled.compiled_transfer(printed=False)
