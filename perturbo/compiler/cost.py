@@ -171,6 +171,6 @@ def plan_for(size: Size, lowering: str | None = None) -> Plan:
             f"{memory / 1e9:.3g} GB and {seconds:.3g} s: use a lower order, fewer points, or predict fewer test "
             "points at a time"
         )
-    tables, printed = dense_cost(size, printed=False)[0], seconds
-    prints = tables - printed > PRINT_FROM_SECONDS
-    return Plan("dense", printed if prints else tables, memory, prints)
+    with_tables = dense_cost(size, printed=False)[0]
+    prints = with_tables - seconds > PRINT_FROM_SECONDS
+    return Plan("dense", seconds if prints else with_tables, memory, prints)

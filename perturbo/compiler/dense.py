@@ -17,7 +17,7 @@ from ..activation import power_coefficients
 from ..problem import Moments, Problem
 from ..progress import progress
 from .copy_cumulants import CopyCumulants
-from .fused_transfer import Argument, LayerArrays
+from .fused_transfer import Argument, CompiledTransfer, LayerArrays
 from .layer_maps import propagate
 from .program import program
 from .readout import ReadoutOperands
@@ -51,6 +51,13 @@ def layer_arguments(
     return arrays
 
 
+def transfer_layer(transfer: CompiledTransfer, K: np.ndarray, width: int, weights: dict, cumulants: CopyCumulants,
+                   state: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """The cumulants of the next layer's fluctuation from this layer's (``state``), by the compiled kernels."""
+    arrays = LayerArrays(layer_arguments(transfer.arguments(), K, weights, cumulants, state))
+    return {n: transfer.apply(n, width, arrays, len(K)) for n in sorted(transfer.kernels)}
+
+
 def dense_moments(problem: Problem, printed: bool = True) -> Moments:
     """The moments through the dense lowering; ``printed``: run the printed transfer kernels (the plan decides:
     ``cost.PRINT_FROM_SECONDS``), else the kernels' tables."""
@@ -59,15 +66,12 @@ def dense_moments(problem: Problem, printed: bool = True) -> Moments:
     local_map = compiled.local_map
     cumulants = CopyCumulants(power_coefficients(problem.phi), float(problem.sigma_w2))
     transfer = compiled.compiled_transfer(printed)
-    needed = transfer.arguments()
     M = len(problem.kernels[-1])
     state = {n: np.zeros((order + 1,) + (M,) * (2 * n)) for n in range(1, order + 2)}
     with progress(len(widths), f"order {order}: cumulants through the layers", enabled=order >= 2) as bar:
         for layer, width in enumerate(widths, start=1):
             K = problem.kernels[layer - 1]
-            weights = local_map.weights(K)
-            arrays = LayerArrays(layer_arguments(needed, K, weights, cumulants, state))
-            state = {n: transfer.apply(n, width, arrays, M) for n in range(1, order + 2)}
+            state = transfer_layer(transfer, K, width, local_map.weights(K), cumulants, state)
             cumulants.forget()
             bar.update()
     operands = ReadoutOperands(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)

@@ -423,10 +423,10 @@ class LayerArrays(dict):
 
 @lru_cache(maxsize=16)
 def _canonical_entries(M: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The pairs ``a <= b`` of ``M`` points, every non-decreasing ``n``-tuple of pair numbers (the canonical entries
-    of ``kappa_n``), and the symmetry images (``output_images``)."""
-    pair_a, pair_b = (np.array(v, dtype=np.int64) for v in zip(*itertools.combinations_with_replacement(range(M), 2)))
-    return pair_a, pair_b, multisets(len(pair_a), n), output_images(n)
+    """The printed kernels' pairs ``a <= b`` and symmetry images (``_index_tables``), with every non-decreasing
+    ``n``-tuple of pair numbers (the canonical entries of ``kappa_n``) in place of their outer pairs."""
+    pair_a, pair_b, _, images = _index_tables(M, n)
+    return pair_a, pair_b, multisets(len(pair_a), n), images
 
 
 def run_table(table: ProductTable, width: int, arrays: Mapping[Argument, np.ndarray], M: int) -> np.ndarray:

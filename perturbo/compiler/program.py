@@ -101,6 +101,12 @@ class Program:
                      for n, terms in sorted(self.transfer.items()))
 
     @cached_property
+    def readout_contractions(self) -> dict[bool, int]:
+        """The dense read-out's contractions (``readout.contraction_count``) without and with test points."""
+        return {tested: contraction_count(self.readout, self.order, ("z", "zm", "zs") if tested else ("z",))
+                for tested in (False, True)}
+
+    @cached_property
     def factored_work(self) -> FactoredWork:
         """The generated first-order module's work per layer (``cost.FactoredWork``); generates the module if no
         process has (``codegen.first_order_module``: seconds, cached on disk)."""
@@ -116,9 +122,8 @@ class Program:
         read-out's contractions (of ``z`` alone, or with the test points' moments where ``tested``) unless the
         activation is linear (the scale lowering), the generated module's work where the factored lowering runs."""
         linear = linear_slope(self.phi) is not None
-        outputs = ("z", "zm", "zs") if tested else ("z",)
         size = Size(self.order, points, depth, () if linear else self.term_classes, linear,
-                    contractions=0 if linear else contraction_count(self.readout, self.order, outputs))
+                    contractions=0 if linear else self.readout_contractions[tested])
         check_lowering(lowering, size)  # (before generating a module for a lowering that does not apply)
         return replace(size, factored=self.factored_work) if uses_factored(size, lowering) else size
 

@@ -19,8 +19,7 @@ from ..activation import power_coefficients
 from ..problem import Problem
 from ..progress import progress
 from .copy_cumulants import CopyCumulants
-from .dense import layer_arguments
-from .fused_transfer import LayerArrays
+from .dense import transfer_layer
 from .program import program
 from .readout import ReadoutOperands
 from .runtime_terms import LayerTransfer, readout_expectation, readout_moments
@@ -46,8 +45,7 @@ def representation_moments(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
                 carried.append({0: earlier[0]} | {n: step.apply(spectator_terms[n], state, n, earlier)
                                                    for n in range(1, order + 1)})
                 step.forget_mixed()
-            arrays = LayerArrays(layer_arguments(transfer.arguments(), K, weights, cumulants, state))
-            state = {n: transfer.apply(n, width, arrays, M) for n in range(1, order + 2)}
+            state = transfer_layer(transfer, K, width, weights, cumulants, state)
             mixed = carried + [{s: state[s + 1] for s in range(order + 1)}]
             cumulants.forget()
             bar.update()

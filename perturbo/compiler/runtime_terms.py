@@ -18,7 +18,7 @@ import opt_einsum
 
 from ..problem import Moments
 from .layer_maps import propagate
-from .readout import ReadoutNetwork, ReadoutOperands, cumulant_partitions, readout_networks
+from .readout import ReadoutNetwork, ReadoutOperands, cumulant_partitions, power_rows, readout_networks
 from .transfer import Noise, State, Term, Weight, lowest_row
 
 
@@ -44,11 +44,8 @@ def _contract_series(
     subscripts = ",".join("".join(symbols[i] for i in idx) for _, idx in fixed + series)
     subscripts += "->" + "".join(symbols[i] for i in output)
     summed = set(names) - set(output)
-    ranges = [range(low, order + 1 - shift) for low in lowest]
-    for rows in itertools.product(*ranges):
+    for rows in power_rows(lowest, order - shift):
         total = sum(rows) + shift
-        if total > order:
-            continue
         arrays = [a for a, _ in fixed] + [s[k] for (s, _), k in zip(series, rows)]
         if any(not np.any(s[k]) for (s, _), k in zip(series, rows)):
             continue
