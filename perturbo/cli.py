@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compile_ = commands.add_parser(
         "compile", help="write a standalone evaluator of the series (a module needing only NumPy and Numba)")
-    compile_.add_argument("--order", type=int, required=True, help="order in 1/N, 0..2")
+    compile_.add_argument("--order", type=int, required=True, help="order in 1/N")
     compile_.add_argument("--psi", type=float, default=-0.6, help="cubic shaping strength psi (default -0.6)")
     compile_.add_argument("--activation", help="shaping polynomial p(t) (overrides --psi), phi(t) = t + p(t)/L")
     compile_.add_argument("-o", "--output", required=True, help="the module to write, e.g. evaluator.py")
@@ -579,7 +579,8 @@ def cmd_compile(args: argparse.Namespace) -> None:
           "NumPy and Numba")
     print(f"  import {output.stem}; {output.stem}.log_evidence_terms(X, y, beta, widths, sigma_w2=1.0)")
     print(f"  {output.stem}.predictive_terms(X, y, X_test, beta, widths, sigma_w2=1.0)  # (mean_terms, var_terms)")
-    print("  its Numba kernels compile on first use (order 2: about 30 s) and are cached beside the module")
+    print("  its Numba kernels compile on first use (order 2: about 30 s) and are cached beside the module; memory "
+          "grows like M^(2 order + 2) for M points, refused above 4 GB")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

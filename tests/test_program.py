@@ -20,7 +20,7 @@ def test_one_program_per_key_whatever_the_spelling():
 def test_stages_hold_every_intermediate_form_and_agree_with_each_other():
     compiled = program(CUBIC, 2)
     stages = compiled.stages()
-    assert list(stages) == ["local_map", "transfer", "readout", "kernels", "printed", "tables", "source"]
+    assert list(stages) == ["local_map", "transfer", "readout", "kernels", "printed", "tables", "readout_plan", "source"]
     assert {n: len(terms) for n, terms in stages["transfer"].items()} == {1: 15, 2: 118, 3: 53}  # README, design
     assert set(stages["readout"]) == set(range(5)) and set(stages["readout"][0]) == {"z", "zm", "zs"}
     assert stages["printed"] == {1, 2, 3}
@@ -28,6 +28,10 @@ def test_stages_hold_every_intermediate_form_and_agree_with_each_other():
         assert c.printed and c.products == len(stages["kernels"][c.n].products) <= PRINTED_PRODUCTS_LIMIT
         assert len(stages["tables"][c.n].product_row) == c.products
     assert all(f"def {stages['kernels'][n].name}(" in stages["source"] for n in (1, 2, 3))
+    plan = stages["readout_plan"]  # the read-out's steps: over the operands of the networks with letters
+    assert (plan.order, plan.outputs) == (2, ("z", "zm", "zs"))
+    assert set(plan.operands) == {op for degree in range(1, 5) for nets in stages["readout"][degree].values()
+                                  for net in nets for op, _ in net.operands}
 
 
 def test_order_three_prints_only_what_is_under_the_limit():

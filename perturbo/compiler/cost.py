@@ -2,7 +2,7 @@
 
 Costs are estimates from the term counts and array sizes, calibrated on this 2-core machine:
 
-    dense     time  ~ 8 ms + 8e-5 s * contractions                    (read-out: its contractions, ``Size``)
+    dense     time  ~ 8 ms + 1e-5 s * contractions                    (read-out: its contractions, ``Size``)
                     + L * [1.2e-7 s * M^(2 order + 2)                  (one copy's top cumulant, Wick)
                          + sum_n (1e-8 s * (order + 1) * M^(2n)       (writing kappa_n)
                                   + 1e-8 s * products_n * entries_n)]  (printed; entries_n = C(M(M+1)/2 + n - 1, n),
@@ -43,9 +43,9 @@ prints from 15 points (training plus test)."""
 
 SECONDS_PER_NOISE_ENTRY = 1.2e-7
 DENSE_FIXED_SECONDS = 8e-3
-SECONDS_PER_CONTRACTION = 8e-5
-"""The read-out's cost per contraction on few points, warm (order 3: 48,000 for evidence and predict, about 4 s; the
-first call in a process also plans each contraction's path, about 2.5x that)."""
+SECONDS_PER_CONTRACTION = 1e-5
+"""The read-out's cost per contraction on few points (order 3: 45,781 for evidence and predict, 0.25-0.45 s on 4 to 7
+points along the plan's 44,593 shared steps, ``readout.plan_readout``; order 2 on 14 points: 1,785 in 0.09 s)."""
 SECONDS_PER_OUTPUT = 1e-8
 SECONDS_PER_PRODUCT = 1e-8
 SECONDS_PER_TABLE_PRODUCT = 1.7e-8
@@ -115,6 +115,15 @@ class Size:
     contractions: int = 0  # the dense read-out's (``readout.contraction_count``)
 
 
+BYTES_PER_DENSE_ENTRY = 64.0
+
+
+def dense_memory(order: int, points: int) -> float:
+    """Bytes the dense lowering holds on ``points`` points: ``BYTES_PER_DENSE_ENTRY (order + 1) M^(2 order + 2)``, for
+    the top cumulant's rows in the state, the next state and the temporaries of one layer."""
+    return BYTES_PER_DENSE_ENTRY * (order + 1) * float(points) ** (2 * order + 2)
+
+
 def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:
     """``(seconds, bytes)`` of the dense lowering (module docstring): with the printed kernels, or every table."""
     M, order = float(size.points), size.order
@@ -124,7 +133,7 @@ def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:
         seconds += (SECONDS_PER_OUTPUT * (order + 1) * M ** (2 * c.n)
                     + per_product * c.products * canonical_entries(size.points, c.n))
     readout = DENSE_FIXED_SECONDS + SECONDS_PER_CONTRACTION * size.contractions
-    return readout + size.depth * seconds, 64.0 * (order + 1) * M ** (2 * order + 2)
+    return readout + size.depth * seconds, dense_memory(order, size.points)
 
 
 def check_lowering(lowering: str | None, size: Size) -> None:

@@ -5,8 +5,9 @@ the ``n^-k`` part at the actual widths); ``X^(0) = 0``. Each layer transfers the
 layer's curvature weights, Jacobian and one copy's cumulants (``copy_cumulants.CopyCumulants``): by
 the lowered kernels of ``Program.compiled_transfer`` (``fused_transfer``), printed where the plan says so,
 else, and for a cumulant with too many products to print (order 3's), run from their tables. At the
-last layer the read-out networks take the moments of ``X^(L)`` as products of cumulants
-(``runtime_terms.readout_expectation``). ``kappa_s`` is needed for ``s <= order + 1``: memory
+last layer the read-out networks take the moments of ``X^(L)`` as products of cumulants, along the pairwise
+steps of ``Program.readout_plan`` (``readout.plan_readout``: each step shared by many networks computed once).
+``kappa_s`` is needed for ``s <= order + 1``: memory
 ``M^(2 order + 2)``, for any activation and any order.
 """
 from __future__ import annotations
@@ -75,4 +76,4 @@ def dense_moments(problem: Problem, printed: bool = True) -> Moments:
             cumulants.forget()
             bar.update()
     operands = ReadoutOperands(problem.kernels[-1], problem.n_train, problem.y, problem.sigma2)
-    return readout_moments(operands, state, order)
+    return readout_moments(operands, state, order, compiled.readout_plan(tested=problem.n_test > 0))

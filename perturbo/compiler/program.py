@@ -4,7 +4,8 @@
              transfer    ``n ->`` the derived transfer terms of ``kappa_n``, exact multiplicities (``transfer``)
              spectator   ``n ->`` the mixed cumulants' terms (posterior representations)
              readout     ``degree -> output ->`` the read-out networks (``readout``)
-    lower    kernels     ``n -> TransferKernel``, the typed IR of the dense transfer (``fused_transfer.lower``)
+    lower    readout_plan(tested)   the networks' contractions as pairwise steps, equal steps once (``readout``)
+             kernels     ``n -> TransferKernel``, the typed IR of the dense transfer (``fused_transfer.lower``)
              printed     the ``n`` whose kernels are printed (``fused_transfer.PRINTED_PRODUCTS_LIMIT``)
              tables      ``n -> ProductTable``, each kernel as arrays for the compiled ``run_products``
     print    source()    the Numba module of the printed kernels; ``module()`` loads it (cached by content hash);
@@ -29,7 +30,7 @@ from .cost import FactoredWork, Plan, Size, TermClass, check_lowering, plan_for,
 from .fused_transfer import (CompiledTransfer, ProductTable, TransferKernel, is_printed, lowered_kernels, print_module,
                              tabulate, terms_key, transfer_module)
 from .layer_maps import LocalMap, local_map_of
-from .readout import ReadoutNetwork, contraction_count, readout_networks
+from .readout import ReadoutNetwork, ReadoutPlan, contraction_count, readout_networks, readout_plan
 from .scale import linear_slope
 from .transfer import Term, transfer_terms_for
 
@@ -63,6 +64,11 @@ class Program:
         return {degree: readout_networks(degree, 2 * self.order) for degree in range(2 * self.order + 1)}
 
     # ------------------------------------------------------------------ lower and print
+    def readout_plan(self, tested: bool = True) -> ReadoutPlan:
+        """The read-out's pairwise contraction steps, of ``z`` alone or, where ``tested``, of every output
+        (``readout.readout_plan``: one per order, made once per machine)."""
+        return readout_plan(self.order, tested)
+
     @cached_property
     def kernels(self) -> dict[int, TransferKernel]:
         """``n ->`` the lowered transfer of ``kappa_n`` (printed or not: ``printed`` says); shared by every program
@@ -137,7 +143,7 @@ class Program:
         """Every intermediate form by name: derived terms and networks, lowered kernels, printed source."""
         return {"local_map": self.local_map.coefficients, "transfer": self.transfer, "readout": self.readout,
                 "kernels": self.kernels, "printed": self.printed, "tables": self.tables,
-                "source": self.source() if self.printed else ""}
+                "readout_plan": self.readout_plan(), "source": self.source() if self.printed else ""}
 
 
 @lru_cache(maxsize=64)

@@ -19,9 +19,11 @@ import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from pathlib import Path
 
 import numpy as np
+import opt_einsum
 
 from ..ir.words import OUTPUT_ENDS, Monomial, Word, part_of_degree, readout_words
 from ..ir.words import runs as word_runs
@@ -123,6 +125,167 @@ def contraction_count(networks: Mapping[int, Mapping[str, Sequence[ReadoutNetwor
                for _, lowest in cumulant_partitions(len(network.slots), order))
 
 
+OUTPUTS = ("z", "zm", "zs")
+"""The read-outs ``z``, ``z m_x``, ``z (C_xx' + m_x m_x')``, in the order the plan numbers them."""
+
+
+@dataclass(frozen=True)
+class ReadoutPlan:
+    """The dense read-out as plain data: pairwise contraction steps, each computed once however many contractions
+    share it (order 3: 45,781 contractions of 3 to 11 arrays, 430,000 pairwise steps, of which 44,000 distinct).
+
+    Nodes ``0 .. len(operands) - 1`` are the typed operands (``ReadoutOperands``), the next ``len(cumulants)`` the
+    rows ``kappa_s[row]`` of the last layer's cumulants, then one node per step ``(left, right, subscripts)``
+    (``right = -1``: a step of one array). ``results``: ``(node, output, row, coefficient)``, ``read-out[output][row]
+    += coefficient * node`` (``output`` indexes ``OUTPUTS``; ``outputs``: the read-outs planned). Paths are planned
+    for nominal sizes (``PLANNED_POINTS``), so one plan serves every number of points."""
+
+    order: int
+    outputs: tuple[str, ...]
+    operands: tuple[Operand, ...]
+    cumulants: tuple[tuple[int, int], ...]
+    steps: tuple[tuple[int, int, str], ...]
+    results: tuple[tuple[int, int, int, float], ...]
+
+    @cached_property
+    def results_at(self) -> dict[int, list[tuple[int, int, float]]]:
+        """``node -> [(output, row, coefficient)]``."""
+        at: dict[int, list[tuple[int, int, float]]] = {}
+        for node, output, row, coefficient in self.results:
+            at.setdefault(node, []).append((output, row, coefficient))
+        return at
+
+    @cached_property
+    def released(self) -> tuple[tuple[int, ...], ...]:
+        """For each step, the nodes whose last use it is (an executor frees them after it)."""
+        last: dict[int, int] = {}
+        for k, (left, right, _) in enumerate(self.steps):
+            last[left] = k
+            last[right] = k
+        first_step = len(self.operands) + len(self.cumulants)
+        for k in range(len(self.steps)):  # a node no step uses is released once its outputs are added
+            last.setdefault(first_step + k, k)
+        released: list[list[int]] = [[] for _ in self.steps]
+        for node, k in last.items():
+            if node >= first_step:
+                released[k].append(node)
+        return tuple(tuple(nodes) for nodes in released)
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """The steps and outputs as arrays (the operands and cumulants follow from the networks)."""
+        left, right, subscripts = zip(*self.steps) if self.steps else ((), (), ())
+        node, output, row, coefficient = zip(*self.results) if self.results else ((), (), (), ())
+        return {"left": np.array(left, dtype=np.int64), "right": np.array(right, dtype=np.int64),
+                "subscripts": np.array(subscripts, dtype=str), "node": np.array(node, dtype=np.int64),
+                "output": np.array(output, dtype=np.int64), "row": np.array(row, dtype=np.int64),
+                "coefficient": np.array(coefficient, dtype=float)}
+
+
+PLANNED_POINTS = {"point": 8, "test": 2}
+"""The index sizes the paths are planned for: the dense lowering runs on at most 16 points at order 2 and 7 at
+order 3, with fewer test points than points."""
+
+
+def _canonical(subscripts: tuple[str, ...], output: str) -> str:
+    """``a,b->c`` with the letters renamed in order of first appearance (equal steps, equal strings)."""
+    names: dict[str, str] = {}
+    for letter in "".join(subscripts):
+        names.setdefault(letter, opt_einsum.get_symbol(len(names)))
+    return ",".join("".join(names[c] for c in s) for s in subscripts) + "->" + "".join(names[c] for c in output)
+
+
+class _PlanBuilder:
+    """Steps of a ``ReadoutPlan``, each distinct ``(arrays, canonical subscripts)`` once."""
+
+    def __init__(self, n_leaves: int) -> None:
+        self.n_leaves = n_leaves
+        self.steps: list[tuple[int, int, str]] = []
+        self._nodes: dict[tuple[int, int, str], int] = {}
+        self._paths: dict[str, list[tuple[int, ...]]] = {}
+        self._contractions: dict[tuple, int] = {}
+
+    def _step(self, arrays: list[tuple[int, str]], output: str) -> int:
+        if len(arrays) == 2 and (arrays[1][0], arrays[1][1]) < (arrays[0][0], arrays[0][1]):
+            arrays = arrays[::-1]
+        key = (arrays[0][0], arrays[1][0] if len(arrays) == 2 else -1, _canonical(tuple(s for _, s in arrays), output))
+        if key not in self._nodes:
+            self._nodes[key] = self.n_leaves + len(self.steps)
+            self.steps.append(key)
+        return self._nodes[key]
+
+    def contraction(self, arrays: list[tuple[int, str]], output: str) -> int:
+        """The node of ``einsum(subscripts -> output)`` over ``arrays`` (node, subscripts), along a greedy path planned
+        for ``PLANNED_POINTS`` (the output's indices are the test points')."""
+        names: dict[str, str] = {}
+        for letter in "".join(s for _, s in arrays):
+            names.setdefault(letter, opt_einsum.get_symbol(len(names)))
+        arrays = [(node, "".join(names[c] for c in s)) for node, s in arrays]
+        output = "".join(names[c] for c in output)
+        key = (tuple(arrays), output)
+        if key in self._contractions:
+            return self._contractions[key]
+        subscripts = ",".join(s for _, s in arrays) + "->" + output
+        if subscripts not in self._paths:
+            size = {c: PLANNED_POINTS["test" if c in output else "point"] for c in names.values()}
+            self._paths[subscripts] = opt_einsum.paths.greedy(
+                [frozenset(s) for _, s in arrays], frozenset(output), size) if len(arrays) > 1 else [(0,)]
+        current = list(arrays)
+        for pair in self._paths[subscripts]:
+            taken = [current.pop(i) for i in sorted(pair, reverse=True)][::-1]
+            kept = set("".join(s for _, s in current)) | set(output)
+            result = output if not current else "".join(dict.fromkeys(c for _, s in taken for c in s if c in kept))
+            current.append((self._step(taken, result), result))
+        self._contractions[key] = current[0][0]
+        return current[0][0]
+
+
+def _leaves(networks: Mapping[int, Mapping[str, Sequence[ReadoutNetwork]]], order: int,
+            outputs: Sequence[str]) -> tuple[tuple[Operand, ...], tuple[tuple[int, int], ...]]:
+    """A plan's first nodes: the distinct operands of the networks of degree ``>= 1``, in order, and the rows
+    ``(s, row)`` of the cumulants ``kappa_1 .. kappa_(2 order)`` at or above their lowest."""
+    operands = tuple(dict.fromkeys(op for degree, by_output in sorted(networks.items()) if degree
+                                   for output in outputs for net in by_output[output] for op, _ in net.operands))
+    return operands, tuple((s, row) for s in range(1, 2 * order + 1) for row in range(lowest_row(s), order + 1))
+
+
+def plan_from_arrays(order: int, outputs: tuple[str, ...], operands: tuple[Operand, ...],
+                     cumulants: tuple[tuple[int, int], ...], arrays: Mapping[str, np.ndarray]) -> ReadoutPlan:
+    """The plan whose ``as_arrays()`` gave ``arrays`` (its leaves: ``_leaves`` of its networks)."""
+    steps = tuple(zip(arrays["left"].tolist(), arrays["right"].tolist(), arrays["subscripts"].tolist()))
+    results = tuple(zip(arrays["node"].tolist(), arrays["output"].tolist(), arrays["row"].tolist(),
+                        arrays["coefficient"].tolist()))
+    return ReadoutPlan(order, outputs, operands, cumulants, steps, results)
+
+
+def plan_readout(networks: Mapping[int, Mapping[str, Sequence[ReadoutNetwork]]], order: int,
+                 outputs: Sequence[str] = OUTPUTS) -> ReadoutPlan:
+    """The plan of the networks of degree ``>= 1`` of ``outputs`` (``Program.readout``): one contraction per network,
+    partition of its letters into cumulants and choice of their power rows (``cumulant_partitions``,
+    ``power_rows``), split into pairwise steps; equal contractions and equal steps merged."""
+    operands, cumulants = _leaves(networks, order, outputs)
+    leaf = {**{op: k for k, op in enumerate(operands)},
+            **{cumulant: len(operands) + k for k, cumulant in enumerate(cumulants)}}
+    builder = _PlanBuilder(len(leaf))
+    totals: dict[tuple[int, int, int], float] = {}
+    for degree, by_output in sorted(networks.items()):
+        for name in outputs if degree else ():
+            for network in by_output[name]:
+                letters: dict[str, str] = {}
+                indices = [i for _, idx in network.operands for i in idx] + [i for pair in network.slots for i in pair]
+                for index in indices:
+                    letters.setdefault(index, opt_einsum.get_symbol(len(letters)))
+                fixed = [(leaf[op], "".join(letters[i] for i in idx)) for op, idx in network.operands]
+                free = "".join(letters[i] for i in network.free)
+                for tau, lowest in cumulant_partitions(len(network.slots), order):
+                    blocks = ["".join(letters[i] for k in block for i in network.slots[k]) for block in tau]
+                    for rows in power_rows(lowest, order):
+                        arrays = fixed + [(leaf[len(block), row], s) for block, row, s in zip(tau, rows, blocks)]
+                        key = (builder.contraction(arrays, free), OUTPUTS.index(name), sum(rows))
+                        totals[key] = totals.get(key, 0.0) + float(network.coefficient)
+    return ReadoutPlan(order, tuple(outputs), operands, cumulants, tuple(builder.steps),
+                       tuple((node, output, row, c) for (node, output, row), c in totals.items() if c))
+
+
 @lru_cache(maxsize=None)
 def readout_networks(degree: int, max_degree: int) -> dict[str, tuple[ReadoutNetwork, ...]]:
     """The networks of the degree-``degree`` part of each read-out (``ir.words`` to ``max_degree``)."""
@@ -195,81 +358,21 @@ class ReadoutOperands:
         return self._product(self.ends[left], letters) @ self.ends[right].T
 
 
-# ------------------------------------------------------------------------------------------------ printing
-END_CODE = {"y": "y", "x": "E", "x'": "E"}
-"""The array of each end in printed code: ``y`` the padded targets, ``E`` the test rows of the identity."""
+PLANNER_SOURCES = (Path(__file__), Path(__file__).with_name("transfer.py"),
+                   Path(__file__).parent.parent / "ir" / "words.py")
+"""The files that determine a plan (networks, partitions, planner): a plan on disk is keyed by their text."""
 
 
-def operand_code(operand: Operand) -> str:
-    """The NumPy expression of an operand (``ReadoutOperands`` evaluates the same) from ``A``, ``K``, the identity
-    ``I`` and the ends ``END_CODE``."""
-    if isinstance(operand, Run):
-        return " @ ".join(operand.letters) or "I"
-    if isinstance(operand, End):
-        return " @ ".join((END_CODE[operand.end],) + operand.letters)
-    left, letters, right = operand.word
-    if left == "tr":
-        return f"np.trace({' @ '.join(letters) or 'I'})"
-    return " @ ".join((END_CODE[left],) + letters + (END_CODE[right] + ("" if right == "y" else ".T"),))
+@lru_cache(maxsize=None)
+def readout_plan(order: int, tested: bool = True) -> ReadoutPlan:
+    """The plan of the read-out to ``order`` (of ``z`` alone unless ``tested``), made once per machine (order 3: about
+    8 s) and kept on disk (``codegen.cache.load_derived_arrays``) under the hash of ``PLANNER_SOURCES``."""
+    from ..codegen.cache import load_derived_arrays
 
+    networks = {degree: readout_networks(degree, 2 * order) for degree in range(2 * order + 1)}
+    outputs = OUTPUTS if tested else ("z",)
+    sources = [path.read_text() for path in PLANNER_SOURCES]
+    inputs = "\n".join([f"order {order}, outputs {outputs}, {PLANNED_POINTS}", *sources])
+    arrays = load_derived_arrays("readout_plan", inputs, lambda: plan_readout(networks, order, outputs).as_arrays())
+    return plan_from_arrays(order, outputs, *_leaves(networks, order, outputs), arrays)
 
-def _network_lines(network: ReadoutNetwork, output: str, order: int, names: dict[Operand, str]) -> list[str]:
-    """One ``einsum`` per partition of the network's letters into cumulants and choice of their power rows
-    (``runtime_terms.readout_expectation`` interprets the same sum): ``kappa_s`` of a block of ``s`` letters, row
-    ``r >= lowest_row(s)``, rows adding up to at most ``order``."""
-    index_names = [i for _, idx in network.operands for i in idx] + [i for pair in network.slots for i in pair]
-    letter = {name: name if name in ("X", "Y") else "" for name in index_names}
-    for k, name in enumerate(n for n in dict.fromkeys(index_names) if n not in ("X", "Y")):
-        letter[name] = "abcdefghijklmnopqrstuvw"[k]
-    fixed = [(names[op], "".join(letter[i] for i in idx)) for op, idx in network.operands]
-    coefficient = repr(float(network.coefficient))
-    lines = []
-    for tau, lowest in cumulant_partitions(len(network.slots), order):
-        for rows in power_rows(lowest, order):
-            series = [(f"k[{len(block)}][{row}]", "".join(letter[i] for k in block for i in network.slots[k]))
-                      for block, row in zip(tau, rows)]
-            operands = fixed + series
-            subscripts = ",".join(s for _, s in operands) + "->" + "".join(network.free)
-            arrays = ", ".join(a for a, _ in operands)
-            optimize = ", optimize=True" if len(operands) > 2 else ""  # a planned path (pairwise, BLAS) for three or more
-            lines.append(f"    {output}[{sum(rows)}] += {coefficient} * np.einsum({subscripts!r}, {arrays}{optimize})")
-    return lines
-
-
-def print_readout(networks: Mapping[int, Mapping[str, Sequence[ReadoutNetwork]]], order: int) -> str:
-    """``readout(K, n_train, y, sigma2, k)``: the series ``E[z]``, ``E[z m_x]``, ``E[z (C_xx' + m_x m_x')]`` to
-    ``order`` from the cumulants ``k[s]`` of the last layer's fluctuation, as straight-line NumPy: each distinct
-    operand once, then one ``einsum`` per network, partition of its letters and choice of power rows.
-    ``networks``: ``degree -> output -> networks`` (``Program.readout``)."""
-    operands = dict.fromkeys(op for by_output in networks.values() for nets in by_output.values()
-                             for net in nets for op, _ in net.operands)
-    codes = list(dict.fromkeys(operand_code(op) for op in operands))  # equal arrays under different operands: once
-    names = {op: f"op{codes.index(operand_code(op))}" for op in operands}
-    lines = [
-        "def readout(K, n_train, y, sigma2, k):",
-        f'    """E[z], E[z m_x], E[z (C_xx\' + m_x m_x\')] to order {order} from the last layer\'s kernel K (training points',
-        "    first) and the cumulants k[s] of its fluctuation (perturbo/compiler/readout.py: print_readout).\"\"\"",
-        "    M, P = len(K), n_train",
-        "    T = M - P",
-        "    A = np.zeros((M, M))",
-        "    A[:P, :P] = np.linalg.inv(K[:P, :P] + sigma2 * np.eye(P))",
-        "    I = np.eye(M)",
-        "    E = I[P:]",
-        "    y = np.concatenate([y, np.zeros(T)])",
-    ]
-    lines += [f"    op{k} = {code}" for k, code in enumerate(codes)]
-    lines += [f"    z = np.zeros({order + 1})", f"    zm = np.zeros(({order + 1}, T))", f"    zs = np.zeros(({order + 1}, T, T))"]
-    for output in ("z", "zm", "zs"):
-        body = []
-        for degree, by_output in networks.items():
-            for network in by_output[output]:
-                if degree == 0:
-                    fixed = [(names[op], "".join(idx)) for op, idx in network.operands]
-                    subscripts = ",".join(s for _, s in fixed) + "->" + "".join(network.free)
-                    value = (f"np.einsum({subscripts!r}, {', '.join(a for a, _ in fixed)})" if fixed else "1.0")
-                    body.append(f"    {output}[0] += {float(network.coefficient)!r} * {value}")
-                else:
-                    body += _network_lines(network, output, order, names)
-        lines += body if output == "z" else ["    if T:"] + ["    " + line for line in body]
-    lines.append("    return z, zm, zs")
-    return "\n".join(lines) + "\n"

@@ -51,7 +51,7 @@ def representation_moments(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
             bar.update()
     K_L = problem.kernels[-1]
     operands = ReadoutOperands(K_L, problem.n_train, problem.y, problem.sigma2)
-    z = readout_moments(operands, state, order).z
+    z = readout_moments(operands, state, order, compiled.readout_plan(tested=operands.n_test > 0)).z
     out = np.zeros((len(widths), order + 1, M, M))
     for l, carried in enumerate(mixed):
         for letters in range(2 * order + 1):

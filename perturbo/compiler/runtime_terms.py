@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,7 +18,8 @@ import opt_einsum
 
 from ..problem import Moments
 from .layer_maps import propagate
-from .readout import ReadoutNetwork, ReadoutOperands, cumulant_partitions, power_rows, readout_networks
+from .readout import (OUTPUTS, ReadoutNetwork, ReadoutOperands, ReadoutPlan, cumulant_partitions, power_rows,
+                      readout_networks)
 from .transfer import Noise, State, Term, Weight, lowest_row
 
 
@@ -247,18 +248,61 @@ def readout_expectation(
     return total
 
 
-def readout_moments(operands: ReadoutOperands, state: dict[int, np.ndarray], order: int) -> Moments:
+def readout_moments(operands: ReadoutOperands, state: dict[int, np.ndarray], order: int,
+                    plan: ReadoutPlan | None = None) -> Moments:
     """``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` from the cumulants ``state`` of ``X = S_L - K`` (``K = K_L``,
-    the operands' kernel)."""
+    the operands' kernel): along the steps of ``plan`` (``readout.plan_readout``, of every output that has test
+    points; dense cumulants), else network by network (``readout_expectation``; cumulants dense or factored)."""
     T = operands.n_test
-    out = {}
-    for name, shape in {"z": (), "zm": (T,), "zs": (T, T)}.items():
-        total = np.zeros((order + 1,) + shape)
-        if name == "z" or T:
-            total[0] = sum(operands.closed_value(net) for net in readout_networks(0, 2 * order)[name])
-            for letters in range(1, 2 * order + 1):
-                value = readout_expectation(readout_networks(letters, 2 * order)[name], operands, state, order)
-                if value is not None:
-                    total += value
-        out[name] = total
-    return Moments(out["z"], out["zm"], out["zs"])
+    if plan is not None and (plan.order != order or (T and plan.outputs != OUTPUTS)):
+        raise ValueError(f"a read-out plan of order {plan.order} for {plan.outputs} cannot read out order {order} "
+                         f"with {T} test points: use readout_plan({order}, tested={bool(T)})")
+    out = readout_degree_zero(operands, readout_networks(0, 2 * order), order)
+    if plan is not None:
+        run_plan(plan, operands, state, out)
+        return Moments(**out)
+    for name in OUTPUTS if T else ("z",):
+        for letters in range(1, 2 * order + 1):
+            value = readout_expectation(readout_networks(letters, 2 * order)[name], operands, state, order)
+            if value is not None:
+                out[name] += value
+    return Moments(**out)
+
+
+def readout_degree_zero(operands: ReadoutOperands, networks: Mapping[str, Sequence[ReadoutNetwork]],
+                        order: int) -> dict[str, np.ndarray]:
+    """The read-outs ``z``, ``zm``, ``zs`` as series ``(order + 1, ...)`` with only row 0 filled: the networks without
+    letters (``networks``: output -> the degree-0 networks), the Gaussian process's own terms."""
+    T = operands.n_test
+    out = {name: np.zeros((order + 1,) + (T,) * k) for k, name in enumerate(OUTPUTS)}
+    for name in OUTPUTS if T else ("z",):
+        out[name][0] = sum(operands.closed_value(net) for net in networks[name])
+    return out
+
+
+def run_plan(plan: ReadoutPlan, operands: ReadoutOperands, state: Mapping[int, np.ndarray],
+             out: Mapping[str, np.ndarray]) -> None:
+    """Add ``coefficient * node`` to ``out[output][row]`` for the plan's results, computing each step once and
+    keeping its array only until its last use. A cumulant row that is zero makes every step it enters zero (skipped).
+    Steps on arrays from ``BLAS_FROM_ENTRIES`` entries take NumPy's optimised ``einsum`` (BLAS where a step is a
+    matrix product)."""
+    totals = [out[name] for name in OUTPUTS]
+    values: list = [operands[op] for op in plan.operands]
+    for s, row in plan.cumulants:
+        values.append(state[s][row] if s in state and np.any(state[s][row]) else None)
+    first_step = len(values)
+    for k, (left, right, subscripts) in enumerate(plan.steps):
+        a = values[left]
+        b = values[right] if right >= 0 else None
+        if a is None or (right >= 0 and b is None):
+            value = None
+        elif right < 0:
+            value = np.einsum(subscripts, a)
+        else:
+            value = np.einsum(subscripts, a, b, optimize=max(np.size(a), np.size(b)) >= BLAS_FROM_ENTRIES)
+        values.append(value)
+        if value is not None:
+            for output, row, coefficient in plan.results_at.get(first_step + k, ()):
+                totals[output][row] += coefficient * value
+        for node in plan.released[k]:
+            values[node] = None

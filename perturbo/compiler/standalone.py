@@ -6,23 +6,29 @@ The written module has four parts, each from one home in the package:
     program   the derivation's output as plain numbers. The layer map ``f`` and its Taylor coefficients ``c^beta``
               (``layer_maps.LocalMap``) are monomial tables in ``(S_aa, S_bb, S_ab)`` whose coefficients are
               polynomials in ``lam = 1/L``, because ``phi(t) = t + lam p(t)``; all of them are linear in ``sigma_w2``.
-              So one module serves every depth, width profile and weight variance;
+              So one module serves every depth, width profile and weight variance. The transfer kernels that are
+              not printed (order 3's) as their tables (``fused_transfer.ProductTable``), and the read-out as its
+              plans (``readout.ReadoutPlan``: pairwise steps, of ``z`` alone and of every output);
     runtime   the package's own numeric code, copied from its source (``RUNTIME``): Wick tensors, local maps and
-              the fused kernel recursion, ``propagate``, one copy's cumulants, the series algebra, the Gaussian
-              process;
-    printed   the dense transfer, one parallel Numba kernel per cumulant (``fused_transfer.print_kernel``), and
-              the read-out as straight-line NumPy (``readout.print_readout``);
-    driver    kernels, then the layers, then the read-out, then the terms (``DRIVER``, the dense lowering of
+              the fused kernel recursion, ``propagate``, one copy's cumulants, the layer step of the dense lowering
+              with ``run_products`` for the tables, the read-out's operands and plan runner, the series algebra, the
+              Gaussian process, the dense lowering's memory rule;
+    printed   the dense transfer kernels under the print limit, one parallel Numba kernel per cumulant
+              (``fused_transfer.print_kernel``);
+    driver    kernels, then the layers, then the read-out, then the terms (``DRIVER``, the steps of
               ``dense.dense_moments``).
 
-The evaluator agrees with ``ShapedMLP.evidence`` and ``predict`` to rounding (``tests/test_standalone.py``). Its cost
-is the dense lowering's: memory ``M^(2K+2)``, so order 2 to a few tens of points and order 1 to about a hundred.
+The evaluator agrees with ``ShapedMLP.evidence`` and ``predict`` to rounding (``tests/test_standalone.py``), at
+every order. Its cost is the dense lowering's: memory ``64 (K + 1) M^(2K+2)`` bytes for ``M`` points, refused above
+``cost.DENSE_MEMORY_LIMIT`` as in the package (order 1 to about 60 points, order 2 to 16, order 3 to 5).
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 
+import numpy as np
 import sympy as sp
 
 from .._version import __version__
@@ -31,9 +37,8 @@ from ..problem import Moments
 from ..runtime import gp_posterior, local_map, series
 from ..runtime.kernel_flow import input_kernel
 from ..symbolic.mean_map import S_aa, S_ab, S_bb, mean_map_expr
-from . import copy_cumulants, dense, fused_transfer, layer_maps, transfer, wick
-from .program import program
-from .readout import print_readout
+from . import copy_cumulants, cost, dense, fused_transfer, layer_maps, readout, runtime_terms, transfer, wick
+from .program import Program, program
 
 LAM = sp.Symbol("lam", positive=True)
 """``1/L``: the written module's tables are polynomials in it."""
@@ -46,14 +51,21 @@ RUNTIME: tuple[Callable | type, ...] = (
     input_kernel, layer_maps._propagate, layer_maps.propagate,
     transfer.set_partitions, copy_cumulants.CopyCumulants, copy_cumulants._multiplicities,
     fused_transfer.Argument, fused_transfer.output_images, fused_transfer._index_tables, fused_transfer.apply_kernel,
-    dense.layer_arguments,
+    fused_transfer.ProductTable, fused_transfer.run_products, fused_transfer.LayerArrays,
+    fused_transfer._canonical_entries, fused_transfer.run_table, fused_transfer.CompiledTransfer,
+    dense.layer_arguments, dense.transfer_layer, cost.dense_memory,
+    readout.Run, readout.End, readout.Closed, readout.ReadoutNetwork, readout.ReadoutOperands, readout.ReadoutPlan,
+    readout.plan_from_arrays, runtime_terms.readout_degree_zero, runtime_terms.run_plan,
     series.multiply, series.divide, series.log, Moments,
     gp_posterior.noise_variance, gp_posterior.cholesky_of_training_kernel, gp_posterior.check_condition,
     gp_posterior.gaussian_log_density, gp_posterior.gp_log_evidence, gp_posterior.gp_predict,
 )
 """The package's numeric code the module runs, in definition order (NumPy, Numba and the standard library only)."""
 
-CONSTANTS = {"MAX_CONDITION": gp_posterior.MAX_CONDITION, "LocalPair": copy_cumulants.LocalPair}
+CONSTANTS = {"MAX_CONDITION": gp_posterior.MAX_CONDITION, "LocalPair": copy_cumulants.LocalPair,
+             "BUFFERS": fused_transfer.BUFFERS, "BLAS_FROM_ENTRIES": runtime_terms.BLAS_FROM_ENTRIES,
+             "OUTPUTS": readout.OUTPUTS, "DENSE_MEMORY_LIMIT": cost.DENSE_MEMORY_LIMIT,
+             "BYTES_PER_DENSE_ENTRY": cost.BYTES_PER_DENSE_ENTRY}
 
 HEADER = '''"""Generated by perturbo {version} (perturbo compile): the Bayesian deep shaped network to order {order} in 1/N.
 
@@ -66,16 +78,19 @@ HEADER = '''"""Generated by perturbo {version} (perturbo compile): the Bayesian 
         (mean_terms, var_terms), each (order + 1, T): the posterior predictive of f(X_test) term by term
 
 It needs only NumPy and Numba, and agrees with perturbo's ShapedMLP.evidence(...).terms and .predict(...) to
-rounding. Memory grows like M^(2 order + 2) for M = P + T points (perturbo's dense lowering). The Numba kernels
-compile on first use and are cached in __pycache__ beside this file.
+rounding. Memory grows like M^(2 order + 2) for M = P + T points (perturbo's dense lowering); an evaluation that
+would need more than DENSE_MEMORY_LIMIT bytes is refused. The Numba kernels compile on first use and are cached in
+__pycache__ beside this file.
 """
 from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from fractions import Fraction
+from functools import cached_property, lru_cache
 from types import SimpleNamespace
 
 import numba
@@ -85,8 +100,8 @@ from numba import njit, prange
 
 DRIVER = '''
 # ------------------------------------------------------------------------------------------------ driver
-MEMORY_LIMIT = 8e9
-"""Bytes of cumulant arrays above which an evaluation is refused (``ValueError``) instead of swapping."""
+TRANSFER = CompiledTransfer(KERNELS, TABLES, PRINTED, sys.modules[__name__])
+"""The dense transfer of every cumulant through one layer: printed kernels, else tables."""
 
 
 def _local(table, lam, sigma_w2):
@@ -127,23 +142,24 @@ def _series(X_all, n_train, y, sigma2, widths, sigma_w2):
     kernels = [S0, *later]
     if not ORDER:
         return kernels, None
-    memory = 8.0 * (ORDER + 1) * 4 * float(M) ** (2 * ORDER + 2)
-    if memory > MEMORY_LIMIT:
+    memory = dense_memory(ORDER, M)
+    if memory > DENSE_MEMORY_LIMIT:
         raise ValueError(f"order {ORDER} on {M} points needs about {memory / 1e9:.3g} GB of cumulants "
-                         f"(limit {MEMORY_LIMIT / 1e9:.3g} GB): use fewer points")
+                         f"(limit {DENSE_MEMORY_LIMIT / 1e9:.3g} GB): use fewer points")
     phi = lam * SHAPING
     phi[1] += 1.0
     cumulants = CopyCumulants(phi, sigma_w2)
     taylor = {beta: _local(table, lam, sigma_w2) for beta, table in TAYLOR.items()}
-    needed = {argument for _, stacks in KERNELS.values() for members in stacks for argument in members}
     state = {n: np.zeros((ORDER + 1,) + (M,) * (2 * n)) for n in KERNELS}
     for layer, width in enumerate(widths, start=1):
         K = kernels[layer - 1]
         weights = {beta: local.apply(K) for beta, local in taylor.items()}
-        arrays = layer_arguments(needed, K, weights, cumulants, state)
-        state = {n: apply_kernel(function, stacks, n, ORDER, width, arrays, M) for n, (function, stacks) in KERNELS.items()}
+        state = transfer_layer(TRANSFER, K, width, weights, cumulants, state)
         cumulants.forget()
-    return kernels, Moments(*readout(kernels[-1], n_train, y, sigma2, state))
+    operands = ReadoutOperands(kernels[-1], n_train, y, sigma2)
+    out = readout_degree_zero(operands, CLOSED, ORDER)
+    run_plan(PLANS[operands.n_test > 0], operands, state, out)
+    return kernels, Moments(**out)
 
 
 def log_evidence_terms(X, y, beta, widths, sigma_w2=1.0):
@@ -194,21 +210,55 @@ def _source(obj: Callable | type) -> str:
     return inspect.getsource(getattr(obj, "py_func", obj))
 
 
-def write_evaluator(shaping: sp.Expr, order: int) -> str:
-    """The text of the evaluator of ``phi(t) = t + p(t)/L`` (``p = shaping``) to ``order`` (module docstring).
+def _literal(a: np.ndarray) -> str:
+    """``a`` as a NumPy expression."""
+    return f"np.array({a.tolist()!r}, dtype=np.{a.dtype.name if a.dtype.kind != 'U' else 'str_'})"
 
-    ``ValueError`` where a cumulant's transfer has more products than ``fused_transfer.PRINTED_PRODUCTS_LIMIT``
-    (order 3 and above: Numba would compile for many minutes)."""
+
+def _kernel_data(compiled: Program) -> list[str]:
+    """``KERNELS`` (each cumulant's kernel: its name, power rows, arguments and their stacks), ``TABLES`` (the ones
+    not printed, as ``ProductTable``) and ``PRINTED``."""
+    kernels, printed = compiled.kernels, compiled.printed
+    lines = ["KERNELS = {"]
+    lines += [f"    {n}: SimpleNamespace(n={n}, order={k.order}, name={k.name!r}, arguments={k.arguments!r}, "
+              f"stacks={k.stacks!r})," for n, k in kernels.items()]
+    lines += ["}", '"""n -> the lowered kernel of kappa_n: what its printed kernel or table reads."""', "TABLES = {"]
+    for n, table in compiled.tables.items():
+        if n not in printed:
+            arrays = [_literal(getattr(table, f.name)) for f in dataclasses.fields(table)[1:]]
+            lines.append(f"    {n}: ProductTable(KERNELS[{n}], {', '.join(arrays)}),")
+    lines += ["}", '"""n -> the products of kappa_n as arrays, for the kernels above the print limit."""',
+              f"PRINTED = frozenset({sorted(printed)!r})"]
+    return lines
+
+
+def _readout_data(compiled: Program) -> list[str]:
+    """``CLOSED`` (the read-outs' networks without letters) and ``PLANS`` (the plans without and with test points)."""
+    lines = ["CLOSED = {", *[f"    {name!r}: {networks!r}," for name, networks in compiled.readout[0].items()], "}",
+             '"""output -> the networks of degree 0 (the Gaussian process\'s own terms)."""', "PLANS = {"]
+    for tested in (False, True):
+        plan = compiled.readout_plan(tested)
+        arrays = ", ".join(f"{name!r}: {_literal(a)}" for name, a in plan.as_arrays().items())
+        lines.append(f"    {tested}: plan_from_arrays({plan.order}, {plan.outputs!r}, {plan.operands!r}, "
+                     f"{plan.cumulants!r}, {{{arrays}}}),")
+    lines += ["}", '"""tested -> the read-out as pairwise steps (ReadoutPlan): of z alone, or of every output."""']
+    return lines
+
+
+def write_evaluator(shaping: sp.Expr, order: int) -> str:
+    """The text of the evaluator of ``phi(t) = t + p(t)/L`` (``p = shaping``) to ``order`` (module docstring)."""
     phi = sp.expand(t + LAM * shaping)
     compiled = program(phi, order)
     local, kernels = compiled.local_map, compiled.kernels
-    for n, kernel in kernels.items():
-        if n not in compiled.printed:
-            raise ValueError(
-                f"order {order}: kappa_{n} has {len(kernel.products)} products, above the {fused_transfer.PRINTED_PRODUCTS_LIMIT} "
-                "that are printed (Numba would compile it for many minutes); the standalone evaluator goes to order 2")
     coefficients = power_coefficients(shaping).tolist()
     parts = [HEADER.format(version=__version__, order=order, shaping=sp.sstr(shaping)),
+             "# --------------------------------------------------------------------------------- runtime (perturbo's own)",
+             *[f"{name} = {value!r}" for name, value in CONSTANTS.items()],
+             "",
+             *[_source(obj) for obj in RUNTIME],
+             "series = SimpleNamespace(multiply=multiply, divide=divide, log=log)",
+             '"""perturbo.runtime.series, the series algebra the moments use."""',
+             "",
              "# ------------------------------------------------------------------------------------------------ program",
              f"ORDER = {order}",
              f"SHAPING = np.array({coefficients + [0.0] * max(0, 2 - len(coefficients))})",
@@ -220,22 +270,10 @@ def write_evaluator(shaping: sp.Expr, order: int) -> str:
              *[f"    {beta}: {_table(e)}," for beta, e in local.coefficients.items()],
              "}",
              '"""c^beta = d^beta f / beta!, the local Taylor coefficients of the layer map (tables as LAYER_MAP)."""',
-             *[f"{name} = {value!r}" for name, value in CONSTANTS.items()],
-             "",
-             "# ------------------------------------------------------------------------------------------------ runtime "
-             "(perturbo's own)",
-             *[_source(obj) for obj in RUNTIME],
-             "series = SimpleNamespace(multiply=multiply, divide=divide, log=log)",
-             '"""perturbo.runtime.series, the series algebra the moments use."""',
+             *_kernel_data(compiled),
+             *_readout_data(compiled),
              "",
              "# ------------------------------------------------------------------------------------------------ printed",
-             *[fused_transfer.print_kernel(kernel) for kernel in kernels.values()],
-             "KERNELS = {",
-             *[f"    {n}: ({kernel.name}, {tuple(kernel.stacks.values())!r})," for n, kernel in kernels.items()],
-             "}",
-             '"""n -> the printed kernel of kappa_n and the arrays of its arguments (Argument: a weight, noise or state)."""',
-             "",
-             print_readout(compiled.readout, order),
+             *[fused_transfer.print_kernel(kernels[n]) for n in sorted(compiled.printed)],
              DRIVER]
     return "\n".join(parts)
-
