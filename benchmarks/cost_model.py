@@ -25,6 +25,8 @@ CASES = {  # label -> (activation, order, lowering, depth, sizes P (T = 2))
     "cubic order 1, factored": (None, 1, "factored", 6, [16, 32, 64, 128, 256]),
     "degree 7 order 1, factored": ("0.0013*t**7 - 0.011*t**5 - 0.31*t**3 - 0.1*t**2", 1, "factored", 6, [16, 32, 64]),
     "cubic order 2, dense": (None, 2, "dense", 6, [4, 6, 8, 10]),
+    "degree 7 order 2, dense": ("0.0013*t**7 - 0.011*t**5 - 0.31*t**3 - 0.1*t**2", 2, "dense", 6, [4, 6, 8]),
+    "cubic order 3, dense": (None, 3, "dense", 6, [2, 3, 4]),
     "linear order 3, scale": ("0", 3, "scale", 6, [100, 200, 400, 800]),
 }
 

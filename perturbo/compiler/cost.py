@@ -3,7 +3,9 @@
 Costs are estimates from the term counts and array sizes, calibrated on this 2-core machine:
 
     dense     time  ~ 8 ms + 1e-5 s * contractions                    (read-out: its contractions, ``Size``)
-                    + L * [1.2e-7 s * M^(2 order + 2)                  (one copy's top cumulant, Wick)
+                    + L * [M^n (1e-7 s + (1.5e-9 s (d + 1)^n            (one copy's cumulants by Wick, n = 2 order + 2,
+                                        + 6.2e-8 s c^n) / n!)            d the activation's degree, c its monomials:
+                                                                        ``noise_seconds``)
                          + sum_n (1e-8 s * (order + 1) * M^(2n)       (writing kappa_n)
                                   + 1e-8 s * products_n * entries_n)]  (printed; entries_n = C(M(M+1)/2 + n - 1, n),
                                                                         the canonical entries of kappa_n)
@@ -41,7 +43,16 @@ a few evaluations. The tables are 1.3-2x slower than the printed kernels on the 
 cost the same to both, so the cubic at order 2 and ``L = 6`` never prints within the memory limit; at ``L = 30`` it
 prints from 15 points (training plus test)."""
 
-SECONDS_PER_NOISE_ENTRY = 1.2e-7
+SECONDS_PER_NOISE_ENTRY = 1e-7
+SECONDS_PER_ISSERLIS_ENTRY = 1.5e-9
+SECONDS_PER_MONOMIAL_CHOICE = 6.2e-8
+"""One copy's cumulants at a layer (``copy_cumulants``): every entry of the top one is written (``M^n``, ``n = 2 order
++ 2``), and each multiset of ``n`` points (about ``M^n / n!``) fills an Isserlis table of about ``(d + 1)^n`` moments
+for an activation of degree ``d`` and sums over the ``c^n`` choices of one of its ``c`` monomials per point
+(``wick.product_expectation``). Measured noise time per layer at order 2 on 8 and 10 points, per ``M^n`` entry, for
+``phi = t + p(t)/L`` (model in brackets): ``p = -0.2 t^3`` 1.0-1.4e-7 s (1.1e-7), ``0.5 t^2 - 0.3 t^3`` 1.5-1.8e-7
+(1.7e-7), ``0.2 t^3 - 0.1 t^7`` 0.9-1.1e-6 (0.7e-6), ``0.0013 t^7 - 0.011 t^5 - 0.31 t^3 - 0.1 t^2`` 1.4-2.1e-6
+(2.0e-6); at order 1 the model is 1.3-1.9x high (the cubic 0.9e-7 s against 1.6e-7)."""
 DENSE_FIXED_SECONDS = 8e-3
 SECONDS_PER_CONTRACTION = 1e-5
 """The read-out's cost per contraction on few points (order 3: 45,781 for evidence and predict, 0.25-0.45 s on 4 to 7
@@ -113,6 +124,16 @@ class Size:
     linear: bool
     factored: FactoredWork | None = None  # given when the factored lowering is taken (``uses_factored``)
     contractions: int = 0  # the dense read-out's (``readout.contraction_count``)
+    degree: int = 3  # the activation's degree and number of monomials (the copies' Wick tensors: ``noise_seconds``)
+    monomials: int = 2
+
+
+def noise_seconds(order: int, points: int, degree: int, monomials: int) -> float:
+    """One layer's copy cumulants, ``n = 2 order + 2``: ``M^n (SECONDS_PER_NOISE_ENTRY + (SECONDS_PER_ISSERLIS_ENTRY
+    (d + 1)^n + SECONDS_PER_MONOMIAL_CHOICE c^n) / n!)`` for degree ``d`` and ``c`` monomials."""
+    n = 2 * order + 2
+    per_multiset = SECONDS_PER_ISSERLIS_ENTRY * (degree + 1) ** n + SECONDS_PER_MONOMIAL_CHOICE * monomials ** n
+    return float(points) ** n * (SECONDS_PER_NOISE_ENTRY + per_multiset / math.factorial(n))
 
 
 BYTES_PER_DENSE_ENTRY = 64.0
@@ -127,7 +148,7 @@ def dense_memory(order: int, points: int) -> float:
 def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:
     """``(seconds, bytes)`` of the dense lowering (module docstring): with the printed kernels, or every table."""
     M, order = float(size.points), size.order
-    seconds = SECONDS_PER_NOISE_ENTRY * M ** (2 * order + 2)
+    seconds = noise_seconds(order, size.points, size.degree, size.monomials)
     for c in size.classes:
         per_product = SECONDS_PER_PRODUCT if printed and c.printed else SECONDS_PER_TABLE_PRODUCT
         seconds += (SECONDS_PER_OUTPUT * (order + 1) * M ** (2 * c.n)

@@ -25,7 +25,7 @@ from types import ModuleType
 
 import sympy as sp
 
-from ..activation import parse_shaping
+from ..activation import parse_shaping, t
 from .cost import FactoredWork, Plan, Size, TermClass, check_lowering, plan_for, uses_factored
 from .fused_transfer import (CompiledTransfer, ProductTable, TransferKernel, is_printed, lowered_kernels, print_module,
                              tabulate, terms_key, transfer_module)
@@ -47,6 +47,11 @@ class Program:
     @property
     def local_map(self) -> LocalMap:
         return local_map_of(self.phi, self.sigma_w2)
+
+    @property
+    def monomials(self) -> tuple[int, int]:
+        """The activation's degree in ``t`` and its number of monomials."""
+        return int(sp.degree(self.phi, t)), len(sp.Poly(self.phi, t).terms())
 
     @cached_property
     def transfer(self) -> dict[int, tuple[Term, ...]]:
@@ -128,8 +133,10 @@ class Program:
         read-out's contractions (of ``z`` alone, or with the test points' moments where ``tested``) unless the
         activation is linear (the scale lowering), the generated module's work where the factored lowering runs."""
         linear = linear_slope(self.phi) is not None
+        degree, monomials = self.monomials
         size = Size(self.order, points, depth, () if linear else self.term_classes, linear,
-                    contractions=0 if linear else self.readout_contractions[tested])
+                    contractions=0 if linear else self.readout_contractions[tested], degree=degree,
+                    monomials=monomials)
         check_lowering(lowering, size)  # (before generating a module for a lowering that does not apply)
         return replace(size, factored=self.factored_work) if uses_factored(size, lowering) else size
 
