@@ -49,7 +49,7 @@ class Program:
         return local_map_of(self.phi, self.sigma_w2)
 
     @property
-    def monomials(self) -> tuple[int, int]:
+    def degree_and_monomials(self) -> tuple[int, int]:
         """The activation's degree in ``t`` and its number of monomials."""
         return int(sp.degree(self.phi, t)), len(sp.Poly(self.phi, t).terms())
 
@@ -133,7 +133,7 @@ class Program:
         read-out's contractions (of ``z`` alone, or with the test points' moments where ``tested``) unless the
         activation is linear (the scale lowering), the generated module's work where the factored lowering runs."""
         linear = linear_slope(self.phi) is not None
-        degree, monomials = self.monomials
+        degree, monomials = self.degree_and_monomials
         size = Size(self.order, points, depth, () if linear else self.term_classes, linear,
                     contractions=0 if linear else self.readout_contractions[tested], degree=degree,
                     monomials=monomials)

@@ -3,7 +3,9 @@
 Arrays of cumulants carry the power of ``1/n`` on axis 0; a product of several is convolved in it
 (``_contract_series``). A transfer term has no summed index (an outer product with repeated
 indices: one ``einsum`` pass); a read-out network has, and its contraction path is planned once
-by ``opt_einsum`` and reused.
+by ``opt_einsum`` and reused (``readout_expectation``: the continuum's factored cumulants, the mixed
+cumulants of the posterior representations, and the tests' oracle of ``run_plan``, which runs the dense
+read-out along the shared steps of a ``readout.ReadoutPlan``).
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ The written module has four parts, each from one home in the package:
 
 The evaluator agrees with ``ShapedMLP.evidence`` and ``predict`` to rounding (``tests/test_standalone.py``), at
 every order. Its cost is the dense lowering's: memory ``64 (K + 1) M^(2K+2)`` bytes for ``M`` points, refused above
-``cost.DENSE_MEMORY_LIMIT`` as in the package (order 1 to about 60 points, order 2 to 16, order 3 to 5).
+``cost.DENSE_MEMORY_LIMIT`` as in the package (order 1 to 74 points, order 2 to 16, order 3 to 7: training plus test).
 """
 from __future__ import annotations
 
