@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import opt_einsum
 
-from perturbo.compiler.readout import (OUTPUTS, ReadoutOperands, contraction_count, cumulant_partitions, plan_readout,
-                                       power_rows, readout_networks)
+from perturbo.compiler.readout import (OUTPUTS, ReadoutOperands, contraction_count, contractions, plan_readout,
+                                       readout_networks)
 from perturbo.compiler.runtime_terms import _expression, readout_moments
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's data
@@ -38,9 +38,7 @@ QUICK = {1: [6], 2: [6], 3: [4]}
 
 def unshared_steps(networks: dict, order: int) -> int:
     """The pairwise steps of every contraction taken on its own (one fewer than its arrays)."""
-    return sum((len(net.operands) + len(tau) - 1) * sum(1 for _ in power_rows(lowest, order))
-               for degree, by_output in networks.items() if degree for output in OUTPUTS
-               for net in by_output[output] for tau, lowest in cumulant_partitions(len(net.slots), order))
+    return sum(len(net.operands) + len(tau) - 1 for _, net, tau, _ in contractions(networks, order, OUTPUTS))
 
 
 def seconds(function) -> tuple[float, object]:

@@ -531,7 +531,6 @@ def cmd_representations(args: argparse.Namespace) -> None:
 
 def cmd_cost(args: argparse.Namespace) -> None:
     from .compiler import program
-    from .compiler.readout import contraction_count
 
     net = ShapedMLP(depth=args.depth, width=1, psi=args.psi, activation=args.activation)
     order = check_order(args.order, MAX_ORDER)
@@ -546,8 +545,7 @@ def cmd_cost(args: argparse.Namespace) -> None:
                            for c in compiled.term_classes)
     print(f"derived transfer terms per layer (a compiled kernel visits the about M^(2n) / (2^n n!) canonical "
           f"entries of kappa_n): {classes}")
-    print(f"read-out: {contraction_count(compiled.readout, order, ('z', 'zm', 'zs'))} contractions (evidence and "
-          "predict)")
+    print(f"read-out: {compiled.readout_contractions[True]} contractions (evidence and predict)")
     print(f"{'points':>8}  {'lowering':15} {'estimate':>10} {'memory':>10}")
     for m in points:
         try:

@@ -30,7 +30,7 @@ from .cost import FactoredWork, Plan, Size, TermClass, check_lowering, plan_for,
 from .fused_transfer import (CompiledTransfer, ProductTable, TransferKernel, is_printed, lowered_kernels, print_module,
                              tabulate, terms_key, transfer_module)
 from .layer_maps import LocalMap, local_map_of
-from .readout import ReadoutNetwork, ReadoutPlan, contraction_count, readout_networks, readout_plan
+from .readout import OUTPUTS, ReadoutNetwork, ReadoutPlan, contraction_count, readout_networks, readout_plan
 from .scale import linear_slope
 from .transfer import Term, transfer_terms_for
 
@@ -114,7 +114,7 @@ class Program:
     @cached_property
     def readout_contractions(self) -> dict[bool, int]:
         """The dense read-out's contractions (``readout.contraction_count``) without and with test points."""
-        return {tested: contraction_count(self.readout, self.order, ("z", "zm", "zs") if tested else ("z",))
+        return {tested: contraction_count(self.readout, self.order, OUTPUTS if tested else ("z",))
                 for tested in (False, True)}
 
     @cached_property

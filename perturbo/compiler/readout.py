@@ -119,15 +119,23 @@ def power_rows(lowest: Sequence[int], order: int) -> Iterator[tuple[int, ...]]:
             yield rows
 
 
+def contractions(networks: Mapping[int, Mapping[str, Sequence[ReadoutNetwork]]], order: int,
+                 outputs: Sequence[str]) -> Iterator[tuple[str, ReadoutNetwork, tuple, tuple[int, ...]]]:
+    """The read-out's contractions ``(output, network, partition, rows)``: one per network with letters, partition of
+    its letters into cumulants and choice of their power rows (``cumulant_partitions``, ``power_rows``), by degree."""
+    for degree, by_output in sorted(networks.items()):
+        for output in outputs if degree else ():
+            for network in by_output[output]:
+                for tau, lowest in cumulant_partitions(len(network.slots), order):
+                    for rows in power_rows(lowest, order):
+                        yield output, network, tau, rows
+
+
 def contraction_count(networks: Mapping[int, Mapping[str, Sequence[ReadoutNetwork]]], order: int,
                       outputs: Sequence[str]) -> int:
-    """How many contractions the read-out of ``outputs`` takes at ``order``: one per network with letters, partition
-    of its letters and choice of power rows (``runtime_terms.readout_expectation``; order 3: 2,431 for ``z``, 45,781
-    with ``z m_x`` and ``z (C + m m^T)``)."""
-    return sum(sum(1 for _ in power_rows(lowest, order))
-               for degree, by_output in networks.items() if degree for output in outputs
-               for network in by_output[output]
-               for _, lowest in cumulant_partitions(len(network.slots), order))
+    """How many contractions the read-out of ``outputs`` takes at ``order`` (``contractions``; order 3: 2,431 for
+    ``z``, 45,781 with ``z m_x`` and ``z (C + m m^T)``)."""
+    return sum(1 for _ in contractions(networks, order, outputs))
 
 
 OUTPUTS = ("z", "zm", "zs")
@@ -152,6 +160,11 @@ class ReadoutPlan:
     steps: tuple[tuple[int, int, str], ...]
     results: tuple[tuple[int, int, int, float], ...]
 
+    @property
+    def first_step(self) -> int:
+        """The node of the first step (after the operands and the cumulant rows)."""
+        return len(self.operands) + len(self.cumulants)
+
     @cached_property
     def results_at(self) -> dict[int, list[tuple[int, int, float]]]:
         """``node -> [(output, row, coefficient)]``."""
@@ -167,12 +180,11 @@ class ReadoutPlan:
         for k, (left, right, _) in enumerate(self.steps):
             last[left] = k
             last[right] = k
-        first_step = len(self.operands) + len(self.cumulants)
         for k in range(len(self.steps)):  # a node no step uses is released once its outputs are added
-            last.setdefault(first_step + k, k)
+            last.setdefault(self.first_step + k, k)
         released: list[list[int]] = [[] for _ in self.steps]
         for node, k in last.items():
-            if node >= first_step:
+            if node >= self.first_step:
                 released[k].append(node)
         return tuple(tuple(nodes) for nodes in released)
 
@@ -264,29 +276,25 @@ def plan_from_arrays(order: int, outputs: tuple[str, ...], operands: tuple[Opera
 
 def plan_readout(networks: Mapping[int, Mapping[str, Sequence[ReadoutNetwork]]], order: int,
                  outputs: Sequence[str] = OUTPUTS) -> ReadoutPlan:
-    """The plan of the networks of degree ``>= 1`` of ``outputs`` (``Program.readout``): one contraction per network,
-    partition of its letters into cumulants and choice of their power rows (``cumulant_partitions``,
-    ``power_rows``), split into pairwise steps; equal contractions and equal steps merged."""
+    """The plan of the networks of degree ``>= 1`` of ``outputs`` (``Program.readout``): each of their
+    ``contractions`` split into pairwise steps; equal contractions and equal steps merged."""
     operands, cumulants = _leaves(networks, order, outputs)
     leaf = {**{op: k for k, op in enumerate(operands)},
             **{cumulant: len(operands) + k for k, cumulant in enumerate(cumulants)}}
     builder = _PlanBuilder(len(leaf))
     totals: dict[tuple[int, int, int], float] = {}
-    for degree, by_output in sorted(networks.items()):
-        for name in outputs if degree else ():
-            for network in by_output[name]:
-                letters: dict[str, str] = {}
-                indices = [i for _, idx in network.operands for i in idx] + [i for pair in network.slots for i in pair]
-                for index in indices:
-                    letters.setdefault(index, opt_einsum.get_symbol(len(letters)))
-                fixed = [(leaf[op], "".join(letters[i] for i in idx)) for op, idx in network.operands]
-                free = "".join(letters[i] for i in network.free)
-                for tau, lowest in cumulant_partitions(len(network.slots), order):
-                    blocks = ["".join(letters[i] for k in block for i in network.slots[k]) for block in tau]
-                    for rows in power_rows(lowest, order):
-                        arrays = fixed + [(leaf[len(block), row], s) for block, row, s in zip(tau, rows, blocks)]
-                        key = (builder.contraction(arrays, free), OUTPUTS.index(name), sum(rows))
-                        totals[key] = totals.get(key, 0.0) + float(network.coefficient)
+    named: ReadoutNetwork | None = None
+    for name, network, tau, rows in contractions(networks, order, outputs):
+        if network is not named:  # the network's indices as letters, its fixed operands, its free letters
+            named, letters = network, {}
+            for index in [i for _, idx in network.operands for i in idx] + [i for pair in network.slots for i in pair]:
+                letters.setdefault(index, opt_einsum.get_symbol(len(letters)))
+            fixed = [(leaf[op], "".join(letters[i] for i in idx)) for op, idx in network.operands]
+            free = "".join(letters[i] for i in network.free)
+        blocks = ["".join(letters[i] for k in block for i in network.slots[k]) for block in tau]
+        arrays = fixed + [(leaf[len(block), row], s) for block, row, s in zip(tau, rows, blocks)]
+        key = (builder.contraction(arrays, free), OUTPUTS.index(name), sum(rows))
+        totals[key] = totals.get(key, 0.0) + float(network.coefficient)
     return ReadoutPlan(order, tuple(outputs), operands, cumulants, tuple(builder.steps),
                        tuple((node, output, row, c) for (node, output, row), c in totals.items() if c))
 

@@ -292,7 +292,6 @@ def run_plan(plan: ReadoutPlan, operands: ReadoutOperands, state: Mapping[int, n
     values: list = [operands[op] for op in plan.operands]
     for s, row in plan.cumulants:
         values.append(state[s][row] if s in state and np.any(state[s][row]) else None)
-    first_step = len(values)
     for k, (left, right, subscripts) in enumerate(plan.steps):
         a = values[left]
         b = values[right] if right >= 0 else None
@@ -304,7 +303,7 @@ def run_plan(plan: ReadoutPlan, operands: ReadoutOperands, state: Mapping[int, n
             value = np.einsum(subscripts, a, b, optimize=max(np.size(a), np.size(b)) >= BLAS_FROM_ENTRIES)
         values.append(value)
         if value is not None:
-            for output, row, coefficient in plan.results_at.get(first_step + k, ()):
+            for output, row, coefficient in plan.results_at.get(plan.first_step + k, ()):
                 totals[output][row] += coefficient * value
         for node in plan.released[k]:
             values[node] = None
