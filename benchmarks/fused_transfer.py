@@ -12,6 +12,9 @@
 4. Cold start for a new activation at ``P = 6``, ``T = 2`` (where the plan prints order 2's kernels): a fresh
    process with an empty perturbo cache (derive, print, compile the activation's modules; the package's own Numba
    kernels already compiled), then a second process sharing it.
+5. Posterior representations of the cubic at order 2 (``L = 6``, ``T = 2``), ``P = 2, 4, ..`` until the memory
+   limit or a minute, against ``--baseline-representations`` (default: the last commit that interpreted the mixed
+   cumulants' spectator terms).
 """
 from __future__ import annotations
 
@@ -36,6 +39,8 @@ BASELINE_ORDER_3 = "a3b0cbe"
 but ``kappa_1``)."""
 BASELINE_ORDER_3_UP_TO = 3
 """Order 3 interpreted (``T = 2``): about a minute at ``P = 3``, several at 4."""
+BASELINE_REPRESENTATIONS = "b65d4f7"
+"""The last commit whose posterior representations interpreted the spectator terms (``LayerTransfer``)."""
 MINUTE = 60.0
 
 TIMING = """
@@ -55,8 +60,7 @@ for P in sizes:
     try:
         for _ in range(1 if P > 8 else 2):  # the first small run also derives and compiles
             start = time.perf_counter()
-            net.evidence(X[:P], y, beta=float(P), order=order)
-            net.predict(X[:P], y, X[P:], beta=float(P), order=order)
+            RUN
             seconds = time.perf_counter() - start
             best = seconds if best is None else min(best, seconds)
     except ValueError:  # refused: the memory limit
@@ -81,10 +85,19 @@ print(time.perf_counter() - start)
 """
 
 
-def timings(sizes: list[int], pythonpath: Path, order: int = 2, limit: float = MINUTE) -> dict[int, float]:
-    """Seconds of evidence + predict per ``P`` in a subprocess importing perturbo from ``pythonpath``."""
+RUNS = {
+    "evidence and predict": "net.evidence(X[:P], y, beta=float(P), order=order); "
+                            "net.predict(X[:P], y, X[P:], beta=float(P), order=order)",
+    "representations": "net.representations(X[:P], y, X[P:], beta=float(P), order=order)",
+}
+
+
+def timings(sizes: list[int], pythonpath: Path, order: int = 2, limit: float = MINUTE,
+            run: str = "evidence and predict") -> dict[int, float]:
+    """Seconds of ``run`` (``RUNS``) per ``P`` in a subprocess importing perturbo from ``pythonpath``."""
     env = dict(os.environ, PYTHONPATH=str(pythonpath))
-    done = subprocess.run([sys.executable, "-c", TIMING, json.dumps(sizes), str(limit), str(order)], env=env,
+    script = TIMING.replace("RUN", RUNS[run])
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(sizes), str(limit), str(order)], env=env,
                           cwd=pythonpath,
                           capture_output=True, text=True, check=True)
     out = {}
@@ -101,14 +114,15 @@ def exponent(rows: dict[int, float]) -> float | None:
     return float(np.polyfit(np.log([P + 2 for P in sizes]), np.log([rows[P] for P in sizes]), 1)[0])
 
 
-def against_baseline(commit: str, sizes: list[int], order: int = 2, up_to: int = BASELINE_UP_TO) -> dict:
-    now = timings(sizes, ROOT, order)
+def against_baseline(commit: str, sizes: list[int], order: int = 2, up_to: int = BASELINE_UP_TO,
+                     run: str = "evidence and predict") -> dict:
+    now = timings(sizes, ROOT, order, run=run)
     with tempfile.TemporaryDirectory() as directory:
         tree = Path(directory) / "baseline"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True,
                        capture_output=True)
         try:
-            before = timings([P for P in sizes if P <= min(max(now), up_to)], tree, order)
+            before = timings([P for P in sizes if P <= min(max(now), up_to)], tree, order, run=run)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
     rows = {P: {"printed": now[P], "baseline": before.get(P), "ratio": before[P] / now[P] if P in before else None}
@@ -205,10 +219,11 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE, help="the commit to compare with (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="P up to 8, cold start of the cubic only")
     parser.add_argument("--baseline-order-3", default=BASELINE_ORDER_3, help="(default: %(default)s)")
-    parser.add_argument("--only", choices=["orders", "layer", "order3", "cold"], action="append")
+    parser.add_argument("--baseline-representations", default=BASELINE_REPRESENTATIONS, help="(default: %(default)s)")
+    parser.add_argument("--only", choices=["orders", "layer", "order3", "cold", "representations"], action="append")
     args = parser.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)
-    sections = args.only or ["orders", "layer", "order3", "cold"]
+    sections = args.only or ["orders", "layer", "order3", "cold", "representations"]
     results = {}
     if "orders" in sections:
         print(f"cubic order 2, L = 6, T = 2, evidence + predict (warm), against {args.baseline}:")
@@ -226,6 +241,11 @@ def main() -> None:
         cases = [("t - 0.1*t**3", 2)] if args.quick else [("t - 0.1*t**3", 2), ("0.2*t**3 - 0.1*t**7", 1),
                                                           ("0.2*t**3 - 0.1*t**7", 2)]
         results["cold"] = cold_start(cases)
+    if "representations" in sections:
+        print(f"cubic representations at order 2, L = 6, T = 2 (warm), against {args.baseline_representations}:")
+        sizes = [2, 4, 6] if args.quick else list(range(2, 16, 2))
+        results["representations"] = against_baseline(args.baseline_representations, sizes, up_to=12,
+                                                       run="representations")
     print(json.dumps(results, indent=1, default=str))
 
 

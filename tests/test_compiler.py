@@ -29,7 +29,7 @@ from perturbo.compiler.factored import factored_moments
 from perturbo.compiler.layer_maps import LocalMap, propagate
 from perturbo.compiler.readout import (OUTPUTS, ReadoutOperands, contraction_count, plan_from_arrays, plan_readout,
                                        readout_networks, readout_plan)
-from perturbo.compiler.runtime_terms import LayerTransfer, readout_moments
+from perturbo.compiler.runtime_terms import LayerTransfer, readout_moments, readout_series
 from perturbo.compiler.transfer import lowest_row, transfer_terms_for
 from perturbo.compiler.scale import delta_moments, scale_moments
 from perturbo.problem import Moments, Problem
@@ -328,4 +328,6 @@ def test_readout_plan_is_kept_as_plain_data(tmp_path, monkeypatch):
         readout_moments(operands, state, 2, readout_plan(2, tested=False))
     with pytest.raises(ValueError, match="order 2"):
         readout_moments(operands, state, 3, made)
+    z_alone = readout_series(operands, state, 2, readout_plan(2, tested=False))  # one test point: z still exact
+    assert set(z_alone) == {"z"} and np.array_equal(z_alone["z"], readout_moments(operands, state, 2, made).z)
     readout_plan.cache_clear()

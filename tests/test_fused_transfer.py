@@ -66,6 +66,41 @@ def test_compiled_transfer_equals_the_interpreted_terms(activation, order, print
         assert len(getattr(fused.module, fused.kernels[n].name + "_body").signatures) <= 1, n
 
 
+def symmetric_mixed(rng: np.random.Generator, order: int, s: int, M: int) -> np.ndarray:
+    """A random mixed-cumulant-shaped array ``(order + 1, M^(2s + 2))``: symmetric inside its first entry (the
+    earlier layer's ``e``), inside each of the others and under their permutations, not between ``e`` and them."""
+    a = rng.normal(size=(order + 1,) + (M,) * (2 * s + 2))
+    images = output_images(s, spectator=True)
+    return sum(np.transpose(a, (0, *(1 + images[g]))) for g in range(len(images))) / len(images)
+
+
+@pytest.mark.parametrize("activation, order", [
+    (CUBIC, 1), (NON_ODD, 1), (CUBIC, 2), (NON_ODD, 2), pytest.param(CUBIC, 3, marks=pytest.mark.slow)])
+def test_mixed_cumulant_tables_equal_the_interpreted_spectator_terms(activation, order):
+    """The posterior representations' transfer of ``kappa(X^(l)_e, n entries)`` from its tables
+    (``Program.spectator_transfer``: ``run_products`` over the entries ``(e, canonical n entries)``, with the mixed
+    cumulants' images) = the interpreted spectator terms (``LayerTransfer.apply`` with ``mixed``)."""
+    phi = sp.sympify(activation, locals={"t": t})
+    rng = np.random.default_rng(10 + order)
+    M = 4
+    B = rng.normal(size=(M, M + 2))
+    K = 0.8 * B @ B.T / (M + 2) + 0.1 * np.eye(M)
+    compiled, cumulants = program(phi, order), CopyCumulants(power_coefficients(phi), 1.0)
+    spectator = compiled.spectator_transfer
+    assert not spectator.printed and set(spectator.tables) == set(range(1, order + 1))
+    assert "mixed" in {a.kind for a in spectator.arguments()}
+    state = {n: symmetric_state(rng, order, n, M) for n in range(1, order + 2)}
+    mixed = {s: symmetric_mixed(rng, order, s, M) for s in range(order + 1)}
+    weights = compiled.local_map.weights(K)
+    arrays = layer_arguments(spectator.arguments(), K, weights, cumulants, state, mixed)
+    interpreted = LayerTransfer(K, 37, weights, cumulants, order)
+    for n in range(1, order + 1):
+        expected = interpreted.apply(compiled.spectator[n], state, n, mixed)
+        got = spectator.apply(n, 37, arrays, M)
+        assert got.shape == expected.shape == (order + 1,) + (M,) * (2 * n + 2)
+        assert np.max(np.abs(got - expected)) <= 1e-13 * np.max(np.abs(expected)), n
+
+
 @pytest.mark.parametrize("coefficients", [[0.0, 1.0, 0.0, -0.1], [0.2, 0.0, 0.5, -0.3]], ids=["odd", "non-odd"])
 @pytest.mark.parametrize("n", [2, 4])
 def test_symmetric_moment_tensor_equals_the_general_one(coefficients, n):

@@ -27,18 +27,22 @@ from .runtime_terms import readout_moments
 
 def layer_arguments(
     needed: set[Argument], K: np.ndarray, weights: dict, cumulants: CopyCumulants, state: dict[int, np.ndarray],
+    mixed: dict[int, np.ndarray] | None = None,
 ) -> dict[Argument, np.ndarray]:
-    """The arrays the kernels read at one layer (C-contiguous: one compiled signature)."""
+    """The arrays the kernels read at one layer (C-contiguous: one compiled signature); ``mixed``: ``s ->``
+    ``kappa(X^(l)_e, s entries of this layer's input)``, for the mixed cumulants' kernels."""
     zero = np.zeros_like(K)
     jacobian = (weights.get((0, 0, 1), zero), weights.get((1, 0, 0), zero))
-    dressed: dict[tuple[int, int], np.ndarray] = {}
+    dressed: dict[tuple[str, int, int], np.ndarray] = {}
 
-    def state_dressed(size: int, j: int) -> np.ndarray:
-        """``kappa_size`` with ``J`` on its first ``j`` entries."""
-        if (size, j) not in dressed:
-            dressed[size, j] = (state[size] if j == 0
-                                else propagate(state_dressed(size, j - 1), (2 * j - 1, 2 * j), jacobian))
-        return dressed[size, j]
+    def cumulant_dressed(kind: str, size: int, j: int) -> np.ndarray:
+        """``kappa_size`` (``kind`` "state") or the mixed cumulant of ``size`` entries (after the spectator's two axes)
+        with ``J`` on its first ``j`` entries."""
+        if (kind, size, j) not in dressed:
+            first = 2 * j - 1 + 2 * (kind == "mixed")
+            dressed[kind, size, j] = ((state if kind == "state" else mixed)[size] if j == 0
+                                      else propagate(cumulant_dressed(kind, size, j - 1), (first, first + 1), jacobian))
+        return dressed[kind, size, j]
 
     arrays = {}
     for argument in needed:
@@ -47,16 +51,20 @@ def layer_arguments(
         elif argument.kind == "noise":
             value = cumulants.tensor(K, *argument.key)
         else:
-            value = state_dressed(*argument.key)
+            value = cumulant_dressed(argument.kind, *argument.key)
         arrays[argument] = np.ascontiguousarray(value)
     return arrays
 
 
 def transfer_layer(transfer: CompiledTransfer, K: np.ndarray, width: int, weights: dict, cumulants: CopyCumulants,
-                   state: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-    """The cumulants of the next layer's fluctuation from this layer's (``state``), by the compiled kernels."""
-    arrays = LayerArrays(layer_arguments(transfer.arguments(), K, weights, cumulants, state))
-    return {n: transfer.apply(n, width, arrays, len(K)) for n in sorted(transfer.kernels)}
+                   state: dict[int, np.ndarray], arrays: dict[Argument, np.ndarray] | None = None,
+                   ) -> dict[int, np.ndarray]:
+    """The cumulants of the next layer's fluctuation from this layer's (``state``), by the compiled kernels;
+    ``arrays``: the kernels' arguments where the caller has them (``layer_arguments``)."""
+    needed = transfer.arguments()
+    arrays = layer_arguments(needed, K, weights, cumulants, state) if arrays is None else arrays
+    packed = LayerArrays({argument: arrays[argument] for argument in needed})
+    return {n: transfer.apply(n, width, packed, len(K)) for n in sorted(transfer.kernels)}
 
 
 def dense_moments(problem: Problem, printed: bool = True) -> Moments:

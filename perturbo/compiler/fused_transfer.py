@@ -31,7 +31,6 @@ interpreting the terms with NumPy (``benchmarks/fused_transfer.py``).
 from __future__ import annotations
 
 import itertools
-import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,18 +40,20 @@ from types import ModuleType
 import numpy as np
 from numba import njit, prange
 
-from .transfer import Beta, Term, Weight, lowest_row
+from .transfer import SPECTATOR, Beta, Term, Weight, lowest_row
 from .wick import multisets
 
 
 @dataclass(frozen=True)
 class Argument:
     """An array the kernel reads: a curvature weight ``c^beta`` (``M x M``), a noise coefficient ``Q_{r,alpha}``
-    (``M^(2r)``), or a state cumulant ``kappa_s`` with the Jacobian on its first ``dressed`` entries
-    (``(order + 1, M^(2s))``, power row first)."""
+    (``M^(2r)``), a state cumulant ``kappa_s`` with the Jacobian on its first ``dressed`` entries
+    (``(order + 1, M^(2s))``, power row first), or a mixed cumulant ``kappa(X^(l)_e, s entries)`` of an earlier
+    layer's entry ``e`` with the Jacobian on the first ``dressed`` of the ``s`` (``(order + 1, M^(2s + 2))``, the
+    axes of ``e`` after the power row; posterior representations)."""
 
-    kind: str  # "weight" | "noise" | "state"
-    key: tuple
+    kind: str  # "weight" | "noise" | "state" | "mixed"
+    key: tuple  # weight: beta; noise: (r, alpha); state and mixed: (s, dressed)
 
     @property
     def stack(self) -> str:
@@ -61,9 +62,9 @@ class Argument:
         arguments keep Numba's compile time down)."""
         if self.kind == "weight":
             return "c"
-        if self.kind == "state":
+        if self.kind in ("state", "mixed"):
             size, dressed = self.key
-            return f"kappa{size}_j{dressed}"
+            return f"{'kappa' if self.kind == 'state' else 'mixed'}{size}_j{dressed}"
         return f"q{self.key[0]}"
 
 
@@ -88,16 +89,23 @@ class Product:
 
 @dataclass(frozen=True)
 class TransferKernel:
-    """The lowered transfer of ``kappa_n`` at ``order``: its arguments (in call order) and products."""
+    """The lowered transfer of ``kappa_n`` at ``order``: its arguments (in call order) and products; ``spectator``: of
+    the mixed cumulant ``kappa(X^(l)_e, n entries)`` instead, the output entry ``e`` first (``transfer_terms``)."""
 
     n: int
     order: int
     arguments: tuple[Argument, ...]
     products: tuple[Product, ...]
+    spectator: bool = False
 
     @property
     def name(self) -> str:
-        return f"kappa{self.n}_order{self.order}"
+        return f"kappa{self.n}_order{self.order}" + ("_spectator" if self.spectator else "")
+
+    @property
+    def entries(self) -> int:
+        """The output's entries (pairs of point axes): ``n``, and the spectator's."""
+        return self.n + self.spectator
 
     @property
     def stacks(self) -> dict[str, tuple[Argument, ...]]:
@@ -118,16 +126,17 @@ def _term_products(term: Term, order: int) -> list[Product]:
         fixed.append(Read(Argument(*key), tuple(position[i] for i in idx)))
     states = []
     for state in term.states:
-        factors = sorted(state.factors, key=lambda f: not f.jacobian)  # dressed first (stable)
-        dressed = sum(f.jacobian for f in factors)
+        factors = sorted(state.factors, key=lambda f: (not f.spectator, not f.jacobian))  # spectator, dressed first
+        dressed, mixed = sum(f.jacobian for f in factors), factors[0].spectator
         indices = tuple(position[i] for f in factors for i in f.entry)
-        states.append((Argument("state", (len(factors), dressed)), indices))
-    ranges = [range(lowest_row(argument.key[0]), order + 1 - term.noise_power) for argument, _ in states]
+        argument = Argument("mixed" if mixed else "state", (len(factors) - mixed, dressed))
+        states.append((argument, indices, lowest_row(len(factors))))  # a mixed cumulant's order: as for all factors
+    ranges = [range(lowest, order + 1 - term.noise_power) for _, _, lowest in states]
     out = []
     for rows in itertools.product(*ranges):
         row = sum(rows) + term.noise_power
         if row <= order:
-            reads = fixed + [Read(argument, idx, k) for (argument, idx), k in zip(states, rows)]
+            reads = fixed + [Read(argument, idx, k) for (argument, idx, _), k in zip(states, rows)]
             out.append(Product(row, term.multiplicity, term.noise_power, tuple(sorted(reads, key=repr))))
     return out
 
@@ -145,62 +154,69 @@ def _merged(products: Sequence[Product]) -> tuple[Product, ...]:
 
 
 def _inline_jacobian(product: Product, inlined: set[Argument]) -> list[Product]:
-    """``product`` with each read of an ``inlined`` dressed state written out: on a dressed entry ``(p, q)``,
-    ``(J X)_pq = W_pq X_pq + U_pq X_pp + U_qp X_qq``, so a state with ``j`` dressed entries becomes ``3^j``
-    products of the undressed state and ``j`` Jacobian weights."""
+    """``product`` with each read of an ``inlined`` dressed state (or mixed cumulant) written out: on a dressed entry
+    ``(p, q)``, ``(J X)_pq = W_pq X_pq + U_pq X_pp + U_qp X_qq``, so a state with ``j`` dressed entries becomes
+    ``3^j`` products of the undressed state and ``j`` Jacobian weights."""
     out = [product]
     for read in product.reads:
         if read.argument not in inlined:
             continue
         size, dressed = read.argument.key
+        first = 2 * (read.argument.kind == "mixed")  # a mixed cumulant's dressed entries follow the spectator's
         expanded = []
         for choice in itertools.product(range(3), repeat=dressed):
             indices, weights = list(read.indices), []
             for k, c in enumerate(choice):
-                p, q = read.indices[2 * k], read.indices[2 * k + 1]
+                p, q = read.indices[first + 2 * k], read.indices[first + 2 * k + 1]
                 weights.append(Read(JACOBIAN_W, (p, q)) if c == 0 else Read(JACOBIAN_U, (p, q) if c == 1 else (q, p)))
-                indices[2 * k: 2 * k + 2] = [(p, q), (p, p), (q, q)][c]
-            expanded.append((Read(Argument("state", (size, 0)), tuple(indices), read.row), weights))
+                indices[first + 2 * k: first + 2 * k + 2] = [(p, q), (p, p), (q, q)][c]
+            expanded.append((Read(Argument(read.argument.kind, (size, 0)), tuple(indices), read.row), weights))
         out = [Product(pr.row, pr.multiplicity, pr.noise_power,
                        tuple(sorted([r for r in pr.reads if r != read] + [state] + weights, key=repr)))
                for pr in out for state, weights in expanded]
     return out
 
 
-def _worth_inlining(argument: Argument, uses: int, n: int, order: int) -> bool:
+def _worth_inlining(argument: Argument, uses: int, entries: int, symmetries: int, order: int) -> bool:
     """Write a dressed state's Jacobian into the kernel (rather than pass ``kappa_s(J X, ..)`` as an array) when that
-    costs fewer operations: inlining adds ``(3^j - 1) uses`` reads on each of ``M^(2n) / (2^n n!)`` canonical
-    outputs, dressing is ``j`` passes over ``(order + 1) M^(2s)`` entries; the first grows slower in ``M`` when
-    ``s > n``, and for ``s = n`` the constants decide."""
+    costs fewer operations: inlining adds ``(3^j - 1) uses`` reads on each of ``M^(2 entries) / symmetries``
+    canonical outputs, dressing is ``j`` passes over ``(order + 1) M^(2s)`` entries (``s`` counts a mixed
+    cumulant's spectator); the first grows slower in ``M`` when ``s > entries``, and for ``s = entries`` the
+    constants decide."""
     size, dressed = argument.key
-    if size != n:
-        return size > n
-    return (3**dressed - 1) * uses < dressed * (order + 1) * 2**n * math.factorial(n)
+    size += argument.kind == "mixed"
+    if size != entries:
+        return size > entries
+    return (3**dressed - 1) * uses < dressed * (order + 1) * symmetries
 
 
-def lower(terms: Sequence[Term], n: int, order: int) -> TransferKernel:
-    """The terms of ``kappa_n`` as products (equal products merged, the Jacobian written out where that is cheaper:
-    ``_worth_inlining``), and the arguments they read."""
+def lower(terms: Sequence[Term], n: int, order: int, spectator: bool = False) -> TransferKernel:
+    """The terms of ``kappa_n`` (``spectator``: of the mixed cumulant ``kappa(X^(l)_e, n entries)``) as products
+    (equal products merged, a state's Jacobian written out where that is cheaper: ``_worth_inlining``), and the
+    arguments they read."""
     products: list[Product] = []
     for term in terms:
-        if any(f.spectator for s in term.states for f in s.factors):
-            raise ValueError("the fused transfer lowers a cumulant of one layer's entries; spectator terms are not")
+        if len(term.outputs) != n + spectator or (term.outputs[0] == SPECTATOR.entry) != spectator:
+            raise ValueError(f"lower(..., n={n}, spectator={spectator}) got a term with outputs {term.outputs}")
         products += _term_products(term, order)
-    uses = Counter(r.argument for p in products for r in p.reads if r.argument.kind == "state" and r.argument.key[1])
-    inlined = {a for a, count in uses.items() if _worth_inlining(a, count, n, order)}
+    uses = Counter(r.argument for p in products for r in p.reads
+                   if r.argument.kind in ("state", "mixed") and r.argument.key[1])
+    symmetries = len(output_images(n, spectator))
+    inlined = {a for a, count in uses.items() if _worth_inlining(a, count, n + spectator, symmetries, order)}
     products = _merged([q for p in _merged(products) for q in _inline_jacobian(p, inlined)])
     arguments = sorted({read.argument for p in products for read in p.reads}, key=lambda a: (a.kind, repr(a.key)))
-    return TransferKernel(n, order, tuple(arguments), products)
+    return TransferKernel(n, order, tuple(arguments), products, spectator)
 
 
-def output_images(n: int) -> np.ndarray:
+def output_images(n: int, spectator: bool = False) -> np.ndarray:
     """``(G, 2n)``: for each symmetry of ``kappa_n`` (entry permutations, swaps inside entries) the position in the
-    canonical index tuple that each output axis takes."""
+    canonical index tuple that each output axis takes. ``spectator``: ``(G, 2n + 2)`` for the mixed cumulant
+    ``kappa(X^(l)_e, n entries)``, whose entry ``e`` stays first (swapped inside or not)."""
     images = set()
-    for perm in itertools.permutations(range(n)):
-        for swaps in itertools.product((False, True), repeat=n):
+    for perm in itertools.permutations(range(spectator, n + spectator)):
+        for swaps in itertools.product((False, True), repeat=n + spectator):
             image = []
-            for k, swap in zip(perm, swaps):
+            for k, swap in zip((0,) * spectator + perm, swaps):
                 image += [2 * k + 1, 2 * k] if swap else [2 * k, 2 * k + 1]
             images.add(tuple(image))
     return np.array(sorted(images), dtype=np.int64)
@@ -225,6 +241,8 @@ def print_kernel(kernel: TransferKernel) -> str:
     """The Numba source of one cumulant's transfer (module docstring): a parallel loop over the outer pairs calling
     a serial body, which loads each distinct read once, at the outermost loop where its indices are known, and
     accumulates the products in registers. Point indices are unsigned (no negative-index wraparound to compile)."""
+    if kernel.spectator:
+        raise ValueError(f"{kernel.name}: a mixed cumulant's transfer runs from its table (tabulate), it is not printed")
     n, order = kernel.n, kernel.order
     names = _index_names(n)
     stacks = kernel.stacks
@@ -345,7 +363,7 @@ def tabulate(kernel: TransferKernel) -> ProductTable:
         integers(-1 if r.row is None else r.row for r in reads),
         positions,
         integers(len(r.indices) for r in reads),
-        integers(sum(level(r) < k for r in reads) for k in range(kernel.n + 1)),
+        integers(sum(level(r) < k for r in reads) for k in range(kernel.entries + 1)),
         integers(p.row for p in kernel.products),
         np.array([float(p.multiplicity) for p in kernel.products]),
         integers(p.noise_power for p in kernel.products),
@@ -422,30 +440,38 @@ class LayerArrays(dict):
 
 
 @lru_cache(maxsize=16)
-def _canonical_entries(M: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _canonical_entries(M: int, n: int, spectator: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                         np.ndarray]:
     """The printed kernels' pairs ``a <= b`` and symmetry images (``_index_tables``), with every non-decreasing
-    ``n``-tuple of pair numbers (the canonical entries of ``kappa_n``) in place of their outer pairs."""
+    ``n``-tuple of pair numbers (the canonical entries of ``kappa_n``) in place of their outer pairs; ``spectator``:
+    each preceded by every pair (the mixed cumulant's entry ``e``), and the mixed cumulant's images."""
     pair_a, pair_b, _, images = _index_tables(M, n)
-    return pair_a, pair_b, multisets(len(pair_a), n), images
+    entries = multisets(len(pair_a), n)
+    if not spectator:
+        return pair_a, pair_b, entries, images
+    pairs = len(pair_a)
+    first = np.repeat(np.arange(pairs, dtype=np.int64), len(entries))
+    return pair_a, pair_b, np.column_stack([first, np.tile(entries, (pairs, 1))]), output_images(n, spectator)
 
 
 def run_table(table: ProductTable, width: int, arrays: Mapping[Argument, np.ndarray], M: int) -> np.ndarray:
-    """``kappa_n`` of the next layer, ``(order + 1, M^(2n))``, from the layer's ``arrays`` by ``run_products``: the
-    same sum as the printed kernel of ``table.kernel`` (``print_kernel``), with its reads and products as data.
-    ``arrays`` as ``LayerArrays`` is packed once for all the layer's tables."""
+    """``kappa_n`` of the next layer, ``(order + 1, M^(2n))`` (a mixed cumulant: ``M^(2n + 2)``), from the layer's
+    ``arrays`` by ``run_products``: the same sum as the printed kernel of ``table.kernel`` (``print_kernel``), with its
+    reads and products as data. ``arrays`` as ``LayerArrays`` is packed once for all the layer's tables."""
     kernel = table.kernel
-    n, order = kernel.n, kernel.order
+    n, order, entries = kernel.n, kernel.order, kernel.entries
     buffers, location = (arrays if isinstance(arrays, LayerArrays) else LayerArrays(arrays)).packed()
     buffer, offset = (np.array([location[a][k] for a in kernel.arguments], dtype=np.int64) for k in (0, 1))
-    row_size = np.array([M ** (2 * a.key[0]) if a.kind == "state" else 0 for a in kernel.arguments], dtype=np.int64)
+    row_size = np.array([M ** (2 * a.key[0] + 2 * (a.kind == "mixed")) if a.kind in ("state", "mixed") else 0
+                         for a in kernel.arguments], dtype=np.int64)
     read_base = offset[table.read_argument] + np.maximum(table.read_row, 0) * row_size[table.read_argument]
     coefficient = table.multiplicity * (1.0 / width) ** table.noise_power
-    out = np.empty((order + 1, M ** (2 * n)))
-    pair_a, pair_b, entries, images = _canonical_entries(M, n)
+    out = np.empty((order + 1, M ** (2 * entries)))
+    pair_a, pair_b, canonical, images = _canonical_entries(M, n, kernel.spectator)
     run_products(out, buffers, buffer[table.read_argument], read_base, table.read_positions, table.read_arity,
                  table.level_start, coefficient, table.product_row, table.product_start, table.product_reads, pair_a,
-                 pair_b, entries, images, M)
-    return out.reshape((order + 1,) + (M,) * (2 * n))
+                 pair_b, canonical, images, M)
+    return out.reshape((order + 1,) + (M,) * (2 * entries))
 
 
 # ------------------------------------------------------------------------------------------------ running
@@ -461,7 +487,7 @@ def lowered_kernels(key: tuple, order: int) -> dict[int, TransferKernel]:
 
 
 def is_printed(kernel: TransferKernel) -> bool:
-    return len(kernel.products) <= PRINTED_PRODUCTS_LIMIT
+    return not kernel.spectator and len(kernel.products) <= PRINTED_PRODUCTS_LIMIT
 
 
 @lru_cache(maxsize=32)

@@ -8,6 +8,7 @@
              kernels     ``n -> TransferKernel``, the typed IR of the dense transfer (``fused_transfer.lower``)
              printed     the ``n`` whose kernels are printed (``fused_transfer.PRINTED_PRODUCTS_LIMIT``)
              tables      ``n -> ProductTable``, each kernel as arrays for the compiled ``run_products``
+             spectator_transfer   the mixed cumulants' kernels, run from their tables
     print    source()    the Numba module of the printed kernels; ``module()`` loads it (cached by content hash);
              compiled_transfer(printed)   what the dense lowering runs: printed kernels, or tables
     plan     plan(points, depth, lowering=None)   the lowering, its time and memory (``cost``); for the factored first
@@ -27,8 +28,8 @@ import sympy as sp
 
 from ..activation import parse_shaping, t
 from .cost import FactoredWork, Plan, Size, TermClass, check_lowering, plan_for, uses_factored
-from .fused_transfer import (CompiledTransfer, ProductTable, TransferKernel, is_printed, lowered_kernels, print_module,
-                             tabulate, terms_key, transfer_module)
+from .fused_transfer import (CompiledTransfer, ProductTable, TransferKernel, is_printed, lower, lowered_kernels,
+                             print_module, tabulate, terms_key, transfer_module)
 from .layer_maps import LocalMap, local_map_of
 from .readout import OUTPUTS, ReadoutNetwork, ReadoutPlan, contraction_count, readout_networks, readout_plan
 from .scale import linear_slope
@@ -88,6 +89,13 @@ class Program:
     def tables(self) -> dict[int, ProductTable]:
         """``n ->`` the lowered kernel as arrays (``fused_transfer.tabulate``), run where it is not printed."""
         return {n: tabulate(kernel) for n, kernel in self.kernels.items()}
+
+    @cached_property
+    def spectator_transfer(self) -> CompiledTransfer:
+        """The mixed cumulants' transfer (``spectator``), lowered as the dense transfer is and run from tables (one per
+        ``n``; they are not printed)."""
+        kernels = {n: lower(terms, n, self.order, spectator=True) for n, terms in self.spectator.items()}
+        return CompiledTransfer(kernels, {n: tabulate(kernel) for n, kernel in kernels.items()}, frozenset(), None)
 
     def compiled_transfer(self, printed: bool = True) -> CompiledTransfer:
         """The dense transfer of every cumulant: its printed kernel where ``printed`` and it is printed (compiling the

@@ -146,10 +146,6 @@ class LayerTransfer:
         self._noise: dict[Noise, np.ndarray] = {}
         self._dressed: dict[tuple, np.ndarray] = {}
 
-    def forget_mixed(self) -> None:
-        """Drop the memoised mixed cumulants (call before applying to another earlier layer's)."""
-        self._dressed = {key: value for key, value in self._dressed.items() if key[0] != "mixed"}
-
     def _operand(self, op: Weight | Noise) -> np.ndarray:
         if isinstance(op, Weight):
             return self.weights[op.beta]
@@ -253,16 +249,16 @@ def readout_expectation(
 def readout_moments(operands: ReadoutOperands, state: dict[int, np.ndarray], order: int,
                     plan: ReadoutPlan | None = None) -> Moments:
     """``E[z]``, ``E[z m]``, ``E[z (C + m m^T)]`` from the cumulants ``state`` of ``X = S_L - K`` (``K = K_L``,
-    the operands' kernel): along the steps of ``plan`` (``readout.plan_readout``, of every output that has test
-    points; dense cumulants), else network by network (``readout_expectation``; cumulants dense or factored)."""
+    the operands' kernel): along the steps of ``plan`` (``readout_series``; one of every output where there are
+    test points), else network by network (``readout_expectation``; cumulants dense or factored)."""
     T = operands.n_test
-    if plan is not None and (plan.order != order or (T and plan.outputs != OUTPUTS)):
-        raise ValueError(f"a read-out plan of order {plan.order} for {plan.outputs} cannot read out order {order} "
-                         f"with {T} test points: use readout_plan({order}, tested={bool(T)})")
-    out = readout_degree_zero(operands, readout_networks(0, 2 * order), order)
-    if plan is not None:
-        run_plan(plan, operands, state, out)
-        return Moments(**out)
+    if plan is not None and T and plan.outputs != OUTPUTS:
+        raise ValueError(f"a read-out plan for {plan.outputs} cannot read out the moments of {T} test points: "
+                         f"use readout_plan({order}, tested=True)")
+    if plan is not None:  # (without test points, zm and zs are empty)
+        empty = {name: np.zeros((order + 1,) + (0,) * k) for k, name in enumerate(OUTPUTS)}
+        return Moments(**(empty | readout_series(operands, state, order, plan)))
+    out = readout_degree_zero(operands, readout_networks(0, 2 * order), order, OUTPUTS if T else ("z",))
     for name in OUTPUTS if T else ("z",):
         for letters in range(1, 2 * order + 1):
             value = readout_expectation(readout_networks(letters, 2 * order)[name], operands, state, order)
@@ -271,13 +267,26 @@ def readout_moments(operands: ReadoutOperands, state: dict[int, np.ndarray], ord
     return Moments(**out)
 
 
+def readout_series(operands: ReadoutOperands, state: dict[int, np.ndarray], order: int,
+                   plan: ReadoutPlan) -> dict[str, np.ndarray]:
+    """The series ``(order + 1, ...)`` of the read-outs ``plan`` covers (``plan.outputs``: ``z`` alone, or ``z``,
+    ``zm``, ``zs``) from the dense cumulants ``state``, along the plan's steps (``readout.plan_readout``)."""
+    if plan.order != order:
+        raise ValueError(f"a read-out plan of order {plan.order} cannot read out order {order}: "
+                         f"use readout_plan({order}, ...)")
+    out = readout_degree_zero(operands, readout_networks(0, 2 * order), order, plan.outputs)
+    run_plan(plan, operands, state, out)
+    return {name: out[name] for name in plan.outputs}
+
+
 def readout_degree_zero(operands: ReadoutOperands, networks: Mapping[str, Sequence[ReadoutNetwork]],
-                        order: int) -> dict[str, np.ndarray]:
-    """The read-outs ``z``, ``zm``, ``zs`` as series ``(order + 1, ...)`` with only row 0 filled: the networks without
-    letters (``networks``: output -> the degree-0 networks), the Gaussian process's own terms."""
+                        order: int, outputs: Sequence[str] = OUTPUTS) -> dict[str, np.ndarray]:
+    """The read-outs ``z``, ``zm``, ``zs`` as series ``(order + 1, ...)`` with only row 0 filled for ``outputs``
+    (those with test points to read): the networks without letters (``networks``: output -> the degree-0 networks),
+    the Gaussian process's own terms."""
     T = operands.n_test
     out = {name: np.zeros((order + 1,) + (T,) * k) for k, name in enumerate(OUTPUTS)}
-    for name in OUTPUTS if T else ("z",):
+    for name in outputs if T else ("z",):
         out[name][0] = sum(operands.closed_value(net) for net in networks[name])
     return out
 

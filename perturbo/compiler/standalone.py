@@ -221,7 +221,7 @@ def _kernel_data(compiled: Program) -> list[str]:
     kernels, printed = compiled.kernels, compiled.printed
     lines = ["KERNELS = {"]
     lines += [f"    {n}: SimpleNamespace(n={n}, order={k.order}, name={k.name!r}, arguments={k.arguments!r}, "
-              f"stacks={k.stacks!r})," for n, k in kernels.items()]
+              f"stacks={k.stacks!r}, spectator=False, entries={n})," for n, k in kernels.items()]
     lines += ["}", '"""n -> the lowered kernel of kappa_n: what its printed kernel or table reads."""', "TABLES = {"]
     for n, table in compiled.tables.items():
         if n not in printed:
