@@ -27,6 +27,11 @@ would not pay (``cost.PRINT_FROM_SECONDS``). Those run from the same IR as data 
 kernel the package compiles once (``run_products``) loops over the canonical entries and forms each
 entry's products from a table of reads, 1.3-2x slower than printed and 15-180x faster than
 interpreting the terms with NumPy (``benchmarks/fused_transfer.py``).
+
+The posterior representations' mixed cumulants ``kappa(X^(l)_e, n entries)`` (an earlier layer's entry ``e``,
+then ``n`` entries of this layer's input) lower the same way (``lower(..., spectator=True)``): their reads are
+arguments of kind ``mixed``, ``e`` first, and their tables run over the entries ``(e, canonical n entries)``
+with the images that keep ``e`` first. They are never printed.
 """
 from __future__ import annotations
 
