@@ -7,7 +7,7 @@ import sympy as sp
 
 from perturbo.activation import t
 from perturbo.compiler import plan, problem_program, program
-from perturbo.compiler.fused_transfer import PRINTED_PRODUCTS_LIMIT
+from perturbo.compiler.fused_transfer import PRINTED_PRODUCTS_LIMIT, is_printed
 from tests.test_compiler import CUBIC, problem
 
 
@@ -20,7 +20,10 @@ def test_one_program_per_key_whatever_the_spelling():
 def test_stages_hold_every_intermediate_form_and_agree_with_each_other():
     compiled = program(CUBIC, 2)
     stages = compiled.stages()
-    assert list(stages) == ["local_map", "transfer", "readout", "kernels", "printed", "tables", "readout_plan", "source"]
+    assert list(stages) == ["local_map", "transfer", "spectator", "readout", "kernels", "printed", "tables",
+                            "spectator_tables", "readout_plan", "source"]
+    assert set(stages["spectator"]) == set(stages["spectator_tables"]) == {1, 2}  # kappa(X^(l)_e, n entries), n <= 2
+    assert all(table.kernel.spectator and not is_printed(table.kernel) for table in stages["spectator_tables"].values())
     assert {n: len(terms) for n, terms in stages["transfer"].items()} == {1: 15, 2: 118, 3: 53}  # README, design
     assert set(stages["readout"]) == set(range(5)) and set(stages["readout"][0]) == {"z", "zm", "zs"}
     assert stages["printed"] == {1, 2, 3}

@@ -156,9 +156,10 @@ class Program:
 
     def stages(self) -> dict[str, object]:
         """Every intermediate form by name: derived terms and networks, lowered kernels, printed source."""
-        return {"local_map": self.local_map.coefficients, "transfer": self.transfer, "readout": self.readout,
-                "kernels": self.kernels, "printed": self.printed, "tables": self.tables,
-                "readout_plan": self.readout_plan(), "source": self.source() if self.printed else ""}
+        return {"local_map": self.local_map.coefficients, "transfer": self.transfer, "spectator": self.spectator,
+                "readout": self.readout, "kernels": self.kernels, "printed": self.printed, "tables": self.tables,
+                "spectator_tables": self.spectator_transfer.tables, "readout_plan": self.readout_plan(),
+                "source": self.source() if self.printed else ""}
 
 
 @lru_cache(maxsize=64)

@@ -154,8 +154,9 @@ class LayerTransfer:
         return self._noise[op]
 
     def _state(self, arrays: dict[int, np.ndarray], key: tuple, jacobian_axes: tuple[int, ...]) -> np.ndarray:
-        """``arrays[key[-1]]`` with ``J`` applied on the entry axes ``jacobian_axes`` (memoised for the layer)."""
-        memo = key + (jacobian_axes,)
+        """``arrays[key[-1]]`` with ``J`` applied on the entry axes ``jacobian_axes`` (memoised for the layer and
+        ``arrays``)."""
+        memo = key + (jacobian_axes, id(arrays))
         if memo not in self._dressed:
             if not jacobian_axes:
                 self._dressed[memo] = arrays[key[-1]]
