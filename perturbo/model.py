@@ -354,10 +354,10 @@ class ShapedMLP:
         terms = np.zeros((L, order + 1, M, M))
         terms[:, 0] = kernels[1:]
         if order:
-            from .compiler.cost import DENSE_MEMORY_LIMIT
+            from .compiler.cost import DENSE_MEMORY_LIMIT, representation_memory
             from .compiler.representations import representation_moments
 
-            memory = 8.0 * (order + 1) * (L + 2) * float(M) ** (2 * order + 2)
+            memory = representation_memory(order, M, L)
             if memory > DENSE_MEMORY_LIMIT:
                 raise ValueError(
                     f"representations at order {order} on {M} points and {L} layers need about {memory / 1e9:.3g} GB: "

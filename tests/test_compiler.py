@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -263,6 +264,34 @@ def test_dense_estimate_follows_the_activation_degree():
         measured.append(chosen.seconds * ratio)
     assert measured[1] / measured[0] > 3.0
     assert 0.5 < (plans[1] / plans[0]) / (measured[1] / measured[0]) < 2.0
+
+
+def peak_bytes(run) -> int:
+    """The peak of ``run()``'s allocations (``tracemalloc``: NumPy's arrays included), after a warm call."""
+    run()
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("order, M", [(1, 14), (2, 8)])
+def test_memory_stays_within_its_rule_at_any_depth(order, M):
+    """Peak memory of the dense lowering (``cost.dense_memory``) and of the posterior representations
+    (``cost.representation_memory``: their mixed cumulants grow with the depth ``L``), measured at 2 and 8 layers.
+    Each layer's dressed arrays were once held by a reference cycle until the garbage collector ran: the dense lowering
+    then took 1.6-1.9x its rule at ``L = 8``, the representations 3.5x (``L (L + 1) / 2 + 2`` arrays against
+    ``L + 3``)."""
+    from perturbo.compiler.representations import representation_moments
+
+    for depth in (2, 8):
+        p = problem(CUBIC, depth, 30, P=M - 2, T=2, order=order, beta=2.0)
+        dense = peak_bytes(lambda: dense_moments(p))
+        assert dense <= cost.dense_memory(order, M), (depth, dense / cost.dense_memory(order, M))
+        represented = peak_bytes(lambda: representation_moments(p)) / cost.representation_memory(order, M, depth)
+        assert 0.6 < represented <= 1.0, (depth, represented)
 
 
 def test_a_requested_lowering_runs_or_is_refused():

@@ -137,12 +137,21 @@ def noise_seconds(order: int, points: int, degree: int, monomials: int) -> float
 
 
 BYTES_PER_DENSE_ENTRY = 64.0
+"""Measured peak (``tracemalloc``, evidence and predict, ``L = 8``): 24-25 bytes per entry of the top cumulant's rows at
+orders 1 and 2, 50 at order 3 (the read-out's intermediates); a margin for what ``tracemalloc`` does not see."""
 
 
 def dense_memory(order: int, points: int) -> float:
     """Bytes the dense lowering holds on ``points`` points: ``BYTES_PER_DENSE_ENTRY (order + 1) M^(2 order + 2)``, for
     the top cumulant's rows in the state, the next state and the temporaries of one layer."""
     return BYTES_PER_DENSE_ENTRY * (order + 1) * float(points) ** (2 * order + 2)
+
+
+def representation_memory(order: int, points: int, depth: int) -> float:
+    """Bytes the posterior representations hold: ``8 (order + 1) M^(2 order + 2) (L + 3)`` for the mixed cumulants of
+    the ``L`` layers (``compiler.representations``), the state and one layer's temporaries (measured: ``L + 2.2`` to
+    ``L + 2.6`` such arrays at orders 1 and 2, ``L = 2`` to 8)."""
+    return 8.0 * (order + 1) * float(points) ** (2 * order + 2) * (depth + 3)
 
 
 def dense_cost(size: Size, printed: bool = True) -> tuple[float, float]:

@@ -33,25 +33,22 @@ def layer_arguments(
     ``kappa(X^(l)_e, s entries of this layer's input)``, for the mixed cumulants' kernels."""
     zero = np.zeros_like(K)
     jacobian = (weights.get((0, 0, 1), zero), weights.get((1, 0, 0), zero))
-    dressed: dict[tuple[str, int, int], np.ndarray] = {}
-
-    def cumulant_dressed(kind: str, size: int, j: int) -> np.ndarray:
-        """``kappa_size`` (``kind`` "state") or the mixed cumulant of ``size`` entries (after the spectator's two axes)
-        with ``J`` on its first ``j`` entries."""
-        if (kind, size, j) not in dressed:
-            first = 2 * j - 1 + 2 * (kind == "mixed")
-            dressed[kind, size, j] = ((state if kind == "state" else mixed)[size] if j == 0
-                                      else propagate(cumulant_dressed(kind, size, j - 1), (first, first + 1), jacobian))
-        return dressed[kind, size, j]
-
+    sources = {"state": state, "mixed": mixed}
+    dressed: dict[tuple[str, int, int], np.ndarray] = {}  # (kind, size, j): J on the first j entries
     arrays = {}
     for argument in needed:
         if argument.kind == "weight":
             value = weights.get(argument.key, zero)
         elif argument.kind == "noise":
             value = cumulants.tensor(K, *argument.key)
-        else:
-            value = cumulant_dressed(argument.kind, *argument.key)
+        else:  # a state (or mixed) cumulant, dressed one entry at a time; a mixed one's entries follow the spectator's
+            kind, (size, j) = argument.kind, argument.key
+            for i in range(j + 1):
+                if (kind, size, i) not in dressed:
+                    first = 2 * i - 1 + 2 * (kind == "mixed")
+                    dressed[kind, size, i] = (sources[kind][size] if i == 0 else
+                                              propagate(dressed[kind, size, i - 1], (first, first + 1), jacobian))
+            value = dressed[kind, size, j]
         arrays[argument] = np.ascontiguousarray(value)
     return arrays
 

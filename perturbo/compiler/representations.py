@@ -44,13 +44,12 @@ def representation_moments(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
             K = problem.kernels[layer - 1]
             weights = local_map.weights(K)
             shared = layer_arguments(transfer.arguments() | unmixed, K, weights, cumulants, state)  # dressed once
-            carried = []
-            for earlier in mixed:
+            for l, earlier in enumerate(mixed):  # carried one layer on, in place: one earlier layer's arrays extra
                 arrays = LayerArrays({a: shared[a] for a in unmixed}
                                      | layer_arguments(mixed_arguments, K, weights, cumulants, state, earlier))
-                carried.append({0: earlier[0]} | {n: spectator.apply(n, width, arrays, M) for n in range(1, order + 1)})
+                mixed[l] = {0: earlier[0]} | {n: spectator.apply(n, width, arrays, M) for n in range(1, order + 1)}
             state = transfer_layer(transfer, K, width, weights, cumulants, state, shared)
-            mixed = carried + [{s: state[s + 1] for s in range(order + 1)}]
+            mixed.append({s: state[s + 1] for s in range(order + 1)})
             cumulants.forget()
             bar.update()
     K_L = problem.kernels[-1]
