@@ -9,7 +9,8 @@ holding it are mixed cumulants ``kappa(X^(l)_e, X^(m)_f1 .. X^(m)_fs)``, ``m >= 
 the cumulants ``kappa_(s+1)`` of ``X^(l)``; each later layer carries them by the spectator transfer terms
 (``transfer.transfer_terms(..., spectator=True)``: given ``X^(l)`` and ``X^(m-1)`` the entry ``X^(l)_e`` is
 a constant). ``kappa(X^(l)_e, s entries) = O(n^-max(1, s))``, so ``s <= order`` is carried: memory
-``L M^(2 order + 2)``, work ``L^2 / 2`` layer steps of the dense lowering's size. Both transfers run the lowered
+``L + 3`` arrays of ``(order + 1) M^(2 order + 2)`` entries (``cost.representation_memory``, measured), work
+``L^2 / 2`` layer steps of the dense lowering's size. Both transfers run the lowered
 kernels' tables (``Program.compiled_transfer``, ``Program.spectator_transfer``: ``fused_transfer.run_products``).
 """
 from __future__ import annotations
