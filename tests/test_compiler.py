@@ -282,7 +282,7 @@ def test_memory_stays_within_its_rule_at_any_depth(order, M):
     """Peak memory of the dense lowering (``cost.dense_memory``) and of the posterior representations
     (``cost.representation_memory``: their mixed cumulants grow with the depth ``L``), measured at 2 and 8 layers.
     Each layer's dressed arrays were once held by a reference cycle until the garbage collector ran: the dense lowering
-    then took 1.6-1.9x its rule at ``L = 8``, the representations 3.5x (``L (L + 1) / 2 + 2`` arrays against
+    then took 1.3-1.9x its rule at ``L = 8``, the representations 3.5x (``L (L + 1) / 2 + 2`` arrays against
     ``L + 3``)."""
     from perturbo.compiler.representations import representation_moments
 
