@@ -21,7 +21,7 @@ which the dense lowering runs (``runtime_terms.run_plan``).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
@@ -203,11 +203,17 @@ PLANNED_POINTS = {"point": 8, "test": 2}
 order 3, with fewer test points than points."""
 
 
+def _symbols_in_order(names: Iterable[str]) -> dict[str, str]:
+    """Each distinct name -> an ``einsum`` letter, ``a``, ``b``, .. in order of first appearance."""
+    symbols: dict[str, str] = {}
+    for name in names:
+        symbols.setdefault(name, opt_einsum.get_symbol(len(symbols)))
+    return symbols
+
+
 def _canonical(subscripts: tuple[str, ...], output: str) -> str:
     """``a,b->c`` with the letters renamed in order of first appearance (equal steps, equal strings)."""
-    names: dict[str, str] = {}
-    for letter in "".join(subscripts):
-        names.setdefault(letter, opt_einsum.get_symbol(len(names)))
+    names = _symbols_in_order("".join(subscripts))
     return ",".join("".join(names[c] for c in s) for s in subscripts) + "->" + "".join(names[c] for c in output)
 
 
@@ -233,9 +239,7 @@ class _PlanBuilder:
     def contraction(self, arrays: list[tuple[int, str]], output: str) -> int:
         """The node of ``einsum(subscripts -> output)`` over ``arrays`` (node, subscripts), along a greedy path planned
         for ``PLANNED_POINTS`` (the output's indices are the test points')."""
-        names: dict[str, str] = {}
-        for letter in "".join(s for _, s in arrays):
-            names.setdefault(letter, opt_einsum.get_symbol(len(names)))
+        names = _symbols_in_order("".join(s for _, s in arrays))
         arrays = [(node, "".join(names[c] for c in s)) for node, s in arrays]
         output = "".join(names[c] for c in output)
         key = (tuple(arrays), output)
@@ -286,9 +290,9 @@ def plan_readout(networks: Mapping[int, Mapping[str, Sequence[ReadoutNetwork]]],
     named: ReadoutNetwork | None = None
     for name, network, tau, rows in contractions(networks, order, outputs):
         if network is not named:  # the network's indices as letters, its fixed operands, its free letters
-            named, letters = network, {}
-            for index in [i for _, idx in network.operands for i in idx] + [i for pair in network.slots for i in pair]:
-                letters.setdefault(index, opt_einsum.get_symbol(len(letters)))
+            named = network
+            letters = _symbols_in_order([i for _, idx in network.operands for i in idx]
+                                        + [i for pair in network.slots for i in pair])
             fixed = [(leaf[op], "".join(letters[i] for i in idx)) for op, idx in network.operands]
             free = "".join(letters[i] for i in network.free)
         blocks = ["".join(letters[i] for k in block for i in network.slots[k]) for block in tau]
