@@ -564,6 +564,7 @@ def cmd_compile(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from .activation import parse_shaping
+    from .compiler.cost import DENSE_MEMORY_LIMIT
     from .compiler.standalone import write_evaluator
 
     order = check_order(args.order, MAX_ORDER)
@@ -578,7 +579,7 @@ def cmd_compile(args: argparse.Namespace) -> None:
     print(f"  import {output.stem}; {output.stem}.log_evidence_terms(X, y, beta, widths, sigma_w2=1.0)")
     print(f"  {output.stem}.predictive_terms(X, y, X_test, beta, widths, sigma_w2=1.0)  # (mean_terms, var_terms)")
     print("  its Numba kernels compile on first use (order 2: about 30 s) and are cached beside the module; memory "
-          "grows like M^(2 order + 2) for M points, refused above 4 GB")
+          f"grows like M^(2 order + 2) for M points, refused above {DENSE_MEMORY_LIMIT / 1e9:.3g} GB")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
