@@ -1,9 +1,14 @@
-"""Benchmarks of the compiled first order (issue 4). Run: python benchmarks/compiled_first_order.py [--quick]
+"""Benchmarks of the compiled first order (issues 4 and 25). Run: python benchmarks/compiled_first_order.py [--quick]
 
 1. scaling: evidence + predictive (T = 10 test points), L = 10, time and peak memory against P,
    fitted exponents, for the deep linear network and the default cubic;
-2. compiled versus the reference path and versus sympy.lambdify of the same local expressions (ratios);
-3. cold (derive + write + import + Numba compile) versus warm (cached, a fresh process) start, order 1;
+2. the factored lowering against ``--baseline`` (default: the last commit with the generated order-1 module), each
+   in fresh processes from a temporary ``git worktree``, back to back: the cubic at ``L = 10``, ``T = 10``,
+   ``P = 50, 100, 200`` and a degree-7 shaping at ``L = 6``; and its distance to the flop floor (its ``M^4``
+   star products at this machine's BLAS speed, measured in the same run);
+3. blocks: one layer's networks at 1 to 12 rows per block of a sliced loop (``factored.BLOCK_ROWS``);
+4. compiled versus the reference path and the layer algebra's tables versus sympy.lambdify (ratios);
+5. cold (derive + plan + Numba compile) versus warm (cached, a fresh process) start, order 1;
    the same for the reference path's moment tables at orders 2 and 3 (``--cubic-order-3`` adds the
    cubic at order 3, whose cold start is a Wick sum of degree 24: many minutes).
 """
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -81,21 +87,136 @@ def versus_reference(P: int) -> dict:
     return out
 
 
-def versus_lambdify(M: int) -> dict:
-    """The generated Numba kernel of the local algebra against sympy.lambdify of the same expressions."""
+BASELINE = "720ecd5"
+"""The last commit whose factored first order ran the generated module (``codegen/printer.py``)."""
+DEGREE_7 = "0.0013*t**7 - 0.011*t**5 - 0.31*t**3 - 0.1*t**2"
+
+ONE_RUN = """
+import json, resource, sys, time
+import numpy as np, sympy as sp
+from perturbo import ShapedMLP
+activation, depth, P = (None if sys.argv[1] == "cubic" else sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+T = 10
+net = ShapedMLP(depth=depth, width=100, psi=-0.6, activation=activation)
+def problem(P):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(P + T, P + 5))
+    return net.kernels(X), rng.normal(size=P)
+try:
+    from perturbo.compiler.factored import first_order_terms
+    run = lambda kernels, y, P: first_order_terms(net.activation.phi, sp.Integer(1), kernels, P, y, 1.0, [100] * depth)
+except ImportError:  # the baseline: the generated module
     from perturbo.codegen import first_order_module
-    from perturbo.runtime.first_order import _layer_algebra
+    from perturbo.runtime.first_order import first_order_terms
+    module = first_order_module(net.activation.phi, sp.Integer(1))
+    run = lambda kernels, y, P: first_order_terms(module, kernels, P, y, 1.0, [100] * depth)
+run(*problem(8), 8)  # warm: derived, planned, compiled
+kernels, y = problem(P)
+start = time.perf_counter()
+terms = run(kernels, y, P)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "maxrss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "terms": {k: np.asarray(v).tolist() for k, v in terms.items()}}))
+"""
+
+
+def one_run(tree: Path, activation: str, depth: int, P: int) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    done = subprocess.run([sys.executable, "-c", ONE_RUN, activation, str(depth), str(P)], env=env, cwd=tree,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def against_baseline(commit: str, cases: list[tuple[str, int, int]]) -> dict:
+    """Per ``(activation, depth, P)``: now and the baseline, each in a fresh process, back to back; their ratio and
+    the largest relative difference of the three read-outs' first-order terms."""
+    root = Path(__file__).resolve().parents[1]
+    out = {}
+    with tempfile.TemporaryDirectory() as directory:
+        tree = Path(directory) / "baseline"
+        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(tree), commit], check=True,
+                       capture_output=True)
+        try:
+            for activation, depth, P in cases:
+                now, before = one_run(root, activation, depth, P), one_run(tree, activation, depth, P)
+                difference = max(float(np.max(np.abs(np.subtract(now["terms"][k], before["terms"][k])))
+                                       / np.max(np.abs(before["terms"][k]))) for k in now["terms"])
+                key = f"{'cubic' if activation == 'cubic' else 'degree 7'} L={depth} P={P}"
+                out[key] = {"now": now["seconds"], "baseline": before["seconds"], "ratio": now["seconds"] / before["seconds"],
+                            "maxrss_MB": [now["maxrss_MB"], before["maxrss_MB"]], "relative_difference": difference}
+                print(f"  {key}: now {now['seconds']:.3g} s, {commit} {before['seconds']:.3g} s "
+                      f"(now/before {now['seconds'] / before['seconds']:.2f}), RSS {now['maxrss_MB']:.0f} / "
+                      f"{before['maxrss_MB']:.0f} MB, terms differ by {difference:.1e}", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=True)
+    return out
+
+
+def flop_floor(P: int, seconds: float) -> dict:
+    """The cubic's ``M^4`` work (its distinct star products a layer, ``2 M^4`` flops each, ``L = 10``) at the speed
+    of this machine's BLAS on the same shapes (an ``M^2 x M`` by ``M x M`` product, timed here), against
+    ``seconds``, the measured evaluation."""
+    from perturbo.compiler import program
+
+    M = P + 10
+    stars = program("t - 0.2*t**3", 1).factored_work.stars  # (the cubic's plan is the same for any coefficient)
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(M * M, M)), rng.normal(size=(M, M))
+    a @ b
+    start = time.perf_counter()
+    for _ in range(3):
+        a @ b
+    rate = 2.0 * M**4 / ((time.perf_counter() - start) / 3)
+    floor = 10 * stars * 2.0 * M**4 / rate
+    print(f"  P={P}: {stars} star products a layer, {rate / 1e9:.1f} GFlop/s: floor {floor:.3g} s, "
+          f"measured {seconds:.3g} s ({seconds / floor:.2f}x the floor)", flush=True)
+    return {"stars": stars, "gflops": rate / 1e9, "floor": floor, "measured": seconds, "ratio": seconds / floor}
+
+
+def blocks(sizes: list[int], rows: list[int]) -> dict:
+    """One layer's networks (the cubic, a kernel of the 6th layer, ``T = 10``) per ``M`` and rows per block."""
+    from perturbo.compiler import program
+    from perturbo.compiler.factored import NetworkOperands, derivative_kernels, layer_algebra, run_networks
+    from perturbo.ir.networks import Hadamard, Kernel
+
+    net = ShapedMLP(depth=10, width=100, psi=-0.6)
+    plan = program(net.activation.phi, 1).factored["quadratic"]
+    out = {}
+    for P in sizes:
+        X, y, _ = data(P + 10, 0, P + 5)
+        K = net.kernels(X)[5]
+        M = len(K)
+        A = np.zeros((M, M))
+        A[:P, :P] = np.linalg.inv(K[:P, :P] + np.eye(P))
+        operands = NetworkOperands(K, A, np.r_[y[:P], np.zeros(10)], P)
+        algebra = layer_algebra(net.activation.phi, sp.Integer(1)).at(K)
+        operands.layer = {Kernel(i, j): g for (i, j), g in derivative_kernels(algebra, algebra["F"], algebra["E"]).items()}
+        operands.layer |= {Hadamard(n): K**n / math.factorial(n) for n in range(1, 7)}
+        times = {}
+        for r in rows + rows:  # twice: the better of two
+            start = time.perf_counter()
+            run_networks(plan, operands, [np.zeros(()), np.zeros(10), np.zeros((10, 10))], block_rows=r)
+            times[r] = min(times.get(r, math.inf), time.perf_counter() - start)
+        out[M] = times
+        print(f"  M={M}: " + ", ".join(f"{r} rows {t:.3g} s" for r, t in times.items()), flush=True)
+    return out
+
+
+def versus_lambdify(M: int) -> dict:
+    """The layer algebra from monomial tables (``factored.LayerAlgebra``, compiled loops) against sympy.lambdify of
+    the same local expressions."""
+    from perturbo.compiler.factored import layer_algebra
     from perturbo.symbolic.derivative_kernels import local_algebra
     from perturbo.symbolic.mean_map import S_aa, S_ab, S_bb
 
     net = ShapedMLP(depth=10, width=100, psi=-0.6)
     phi = net.activation.phi
-    module = first_order_module(phi, sp.Integer(1))
+    tables = layer_algebra(phi, sp.Integer(1))
     K = net.kernels(data(M, 0, M + 5)[0])[5]
-    _layer_algebra(module, K)
+    tables.at(K)
     start = time.perf_counter()
     for _ in range(5):
-        _layer_algebra(module, K)
+        tables.at(K)
     compiled = (time.perf_counter() - start) / 5
     algebra = local_algebra(phi, sp.Integer(1))
     exprs = list(algebra.kernels.values()) + list(algebra.square_derivatives.values()) + list(algebra.jacobian)
@@ -106,7 +227,7 @@ def versus_lambdify(M: int) -> dict:
     for _ in range(5):
         f(d[:, None], d[None, :], K)
     lambdified = (time.perf_counter() - start) / 5
-    return {"M": M, "numba": compiled, "lambdify": lambdified, "ratio": lambdified / compiled}
+    return {"M": M, "tables": compiled, "lambdify": lambdified, "ratio": lambdified / compiled}
 
 
 COLD_WARM = """
@@ -114,11 +235,12 @@ import time
 start = time.perf_counter()
 import numpy as np, sympy as sp
 from perturbo import ShapedMLP
-from perturbo.codegen import first_order_module
-from perturbo.runtime.first_order import _layer_algebra
+from perturbo.compiler import program
+from perturbo.compiler.factored import layer_algebra
 net = ShapedMLP(depth=10, width=100, psi={psi})
 imported = time.perf_counter()
-_layer_algebra(first_order_module(net.activation.phi, sp.Integer(1)), np.eye(3))  # derive or load; JIT or load
+program(net.activation.phi, 1).factored  # derive and plan, or load
+layer_algebra(net.activation.phi, sp.Integer(1)).at(np.eye(3))  # JIT or load
 ready = time.perf_counter()
 rng = np.random.default_rng(0)
 net.evidence(rng.normal(size=(20, 25)), rng.normal(size=20), beta=10.0, order=1, backend="compiled")
@@ -127,12 +249,7 @@ print(ready - imported, time.perf_counter() - start)
 
 
 def cold_and_warm(psi: float) -> dict:
-    """Two fresh processes sharing an empty cache: kernels-ready time and whole-process time (P = 20).
-
-    Python writes bytecode as usual (``PYTHONDONTWRITEBYTECODE`` is dropped from the
-    environment): the generated module is large, and recompiling it from source costs
-    about 0.4 s per process when bytecode caching is off.
-    """
+    """Two fresh processes sharing an empty cache: plan-ready time and whole-process time (P = 20)."""
     with tempfile.TemporaryDirectory() as directory:
         env = dict(os.environ, PERTURBO_CACHE_DIR=directory)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -185,6 +302,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--cubic-order-3", action="store_true", help="also time the cubic's order-3 cold start")
+    parser.add_argument("--baseline", default=BASELINE, help="the commit to compare the factored lowering with")
     args = parser.parse_args()
     linear_sizes = [50, 100, 200] if args.quick else [50, 100, 200, 400, 800]
     cubic_sizes = [25, 50] if args.quick else [25, 50, 100]
@@ -192,10 +310,19 @@ def main() -> None:
     print("scaling, first order, L = 10, T = 10:")
     results["linear"] = scaling(0.0, linear_sizes)
     results["cubic"] = scaling(-0.6, cubic_sizes)
+    print(f"factored first order against {args.baseline} (fresh processes, T = 10):")
+    cases = [("cubic", 10, P) for P in ([50, 100] if args.quick else [50, 100, 200])]
+    cases += [(DEGREE_7, 6, P) for P in ([32] if args.quick else [32, 64])]
+    results["against_baseline"] = against_baseline(args.baseline, cases)
+    print("distance to the flop floor (cubic, L = 10, T = 10):")
+    largest = cases[len([c for c in cases if c[0] == "cubic"]) - 1]
+    results["flop_floor"] = flop_floor(largest[2], results["against_baseline"][f"cubic L=10 P={largest[2]}"]["now"])
+    print("rows per block of a sliced loop (one layer, cubic):")
+    results["blocks"] = blocks([50, 100] if args.quick else [50, 100, 200], [1, 3, 6, 12])
     print("compiled versus reference path (cubic, L = 4, P = 12, T = 1):")
     results["versus_reference"] = versus_reference(12)
     print(" ", results["versus_reference"])
-    print("Numba local kernel versus sympy.lambdify (cubic, M = 400):")
+    print("layer algebra from monomial tables versus sympy.lambdify (cubic, M = 400):")
     results["versus_lambdify"] = versus_lambdify(400)
     print(" ", results["versus_lambdify"])
     print("cold versus warm start (fresh processes; kernels ready, and the whole process with an evidence at P = 20):")

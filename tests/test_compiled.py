@@ -1,4 +1,5 @@
-"""The compiled first order (perturbo.codegen) against the pull-back oracle (tests/oracle/pullback), and its cache."""
+"""The compiled first order (``compiler.factored``) against the pull-back oracle (tests/oracle/pullback), and the disk
+cache (``codegen.cache``)."""
 from __future__ import annotations
 
 import itertools
@@ -15,10 +16,9 @@ import sympy as sp
 
 from perturbo import ShapedMLP
 from perturbo.activation import t
-from perturbo.codegen import cache, first_order_module, first_order_source
-from perturbo.codegen.contraction_order import components, share_steps, shared_stars, step_expression
-from perturbo.codegen.contraction_order import steps_used
-from perturbo.ir.networks import Hadamard, Kernel, Network, canonical, normal_operand, quadratic_networks
+from perturbo.codegen import cache
+from perturbo.compiler.factored import first_order_terms
+from perturbo.ir.networks import Network, canonical, normal_operand, quadratic_networks
 from perturbo.ir.words import part_of_degree, readout_words
 from perturbo.symbolic.derivative_kernels import local_algebra
 from tests.oracle import pullback
@@ -78,42 +78,18 @@ def test_readout_words_reproduce_the_hand_expansion_of_z():
     assert sorted(map(float, z2.values())) == sorted([-0.5, 0.25, 0.125, -0.25, 0.125])
 
 
-def test_linear_network_has_no_complete_graph_contractions():
-    """Constant layer maps make the pulled-back kernels scalars: O(n^3) contractions only."""
-    linear = first_order_source(t, sp.Integer(1))
-    cubic = first_order_source(t - sp.Rational(1, 10) * t**3, sp.Integer(1))
-    assert "a_ in range" not in linear
-    assert "a_ in range" in cubic  # the cubic's noise covariance is the complete graph K4
-
-
-@pytest.mark.parametrize("psi, activation", [
-    (-0.6, None), pytest.param(0.0, "0.5*t**2 - 0.3*t**3", marks=pytest.mark.slow),  # 40 s: its own module
-])
-def test_sliced_loops_in_several_blocks(psi, activation, monkeypatch):
-    """Blocks of the sliced index smaller than n, the last one shorter, give the same answer."""
-    net = ShapedMLP(depth=3, width=40, psi=psi, activation=activation)
-    module = first_order_module(net.activation.phi, sp.Integer(1))
-    monkeypatch.setattr(module, "SLICE_ENTRIES", 50)  # 4 points: blocks of 3 and 1; 6 points: blocks of 1
-    test_compiled_equals_the_pullback_oracle(3, 40, psi, activation, 2.0, "factored")
-
-
-def test_shared_stars_regroup_the_cubic_complete_graph_components():
-    """Each complete-graph component is one group's member, rebuilt by the star and its other operands."""
-    algebra = local_algebra(t - sp.Rational(1, 5) * t**3, sp.Integer(1))
-    nonzero = set(algebra.kernels) | {(i, 0) for i in algebra.square_derivatives}
-    nonzero |= {(j, i) for i, j in nonzero}
-    complete = {}
-    for poly in readout_words(2).values():
-        for net in quadratic_networks(part_of_degree(poly, 2), nonzero, algebra.max_vertex_derivative):
-            complete.update({c: None for c in components(net) if c.is_complete_on_four})
-    groups = shared_stars(list(complete))
-    members = [c for group in groups for c, _ in group.members]
-    assert len(members) == len(set(members)) and set(members) == set(complete)
-    assert 4 * len(groups) < len(complete)  # one O(n^4) star serves several components
-    for group in groups:
-        assert not any(i.isupper() for _, idx in group.star for i in idx)  # no test point on the star
-        for c, rest in group.members:
-            assert canonical(Network(Fraction(1), group.star + rest)).operands == c.operands
+@pytest.mark.parametrize("activation", ["t - 0.6*t**3", pytest.param("t + 0.5*t**2 - 0.3*t**3", marks=pytest.mark.slow)])
+def test_sliced_loops_in_several_blocks(activation):
+    """Blocks of the sliced index of 1 and of 4 rows (on 6 points: the last block shorter) give the one-block answer."""
+    net = ShapedMLP(depth=3, width=40, activation=activation)
+    rng = np.random.default_rng(5)
+    kernels = net.kernels(rng.normal(size=(6, 5)))
+    phi, y = net.activation.phi, rng.normal(size=4)
+    whole = first_order_terms(phi, sp.Integer(1), kernels, 4, y, 0.5, [40] * 3, block_rows=6)
+    for rows in (1, 4):
+        blocks = first_order_terms(phi, sp.Integer(1), kernels, 4, y, 0.5, [40] * 3, block_rows=rows)
+        for name, value in whole.items():
+            assert np.max(np.abs(blocks[name] - value)) <= 1e-13 * np.max(np.abs(value))
 
 
 def _relabelled(network: Network, rng: np.random.Generator) -> Network:
@@ -151,82 +127,6 @@ def test_canonical_form_merges_exactly_the_relabellings():
         assert all(canonical(_relabelled(net, rng)).operands == net.operands for _ in range(2))
     distinct = {net.operands for net in networks}
     assert len({_brute_force_canonical(Network(Fraction(1), ops)) for ops in distinct}) == len(distinct) > 1000
-
-
-ORIENTATIONS = [
-    ((("x", "pv"), ("y", "vq")), "pq"),
-    ((("x", "vp"), ("y", "vq")), "qp"),
-    ((("x", "pv"), ("y", "qv")), "qp"),
-    ((("x", "vp"), ("y", "qv")), "pq"),
-    ((("x", "v"), ("y", "qv")), "q"),
-    ((("x", "pv"), ("y", "v")), "p"),
-    ((("x", "v"), ("y", "v")), ""),
-    ((("x", "pq"), ("y", "pq")), "pq"),
-    ((("x", "pq"), ("y", "qp")), "pq"),
-    ((("x", "pv"), ("y", "vq"), ("z", "v")), "pq"),
-]
-
-
-@pytest.mark.parametrize("inputs, out", ORIENTATIONS)
-def test_step_expression_equals_einsum(inputs, out):
-    """Matrix products with transposes, elementwise products and einsum give the einsum's value."""
-    rng = np.random.default_rng(0)
-    sizes = {"p": 3, "q": 4, "v": 5}
-    arrays = {name: rng.normal(size=[sizes[i] for i in idx]) for name, idx in inputs}
-    expression = step_expression([(name, tuple(idx)) for name, idx in inputs], tuple(out))
-    expected = np.einsum(",".join(idx for _, idx in inputs) + "->" + out, *arrays.values())
-    assert np.allclose(eval(expression, {"np": np}, arrays), expected, rtol=1e-13, atol=0)
-
-
-def run_program(program, o) -> np.ndarray:
-    lines, result = program
-    scope = {"np": np, "o": o}
-    for line in lines:
-        exec(line, scope)
-    return eval(result, scope)
-
-
-def test_shared_steps_are_structural_and_keep_every_value():
-    """Equal text on different temporaries is not shared; shared programs give the original values."""
-    programs = {
-        0: (["t0 = o['A'] * o['B']", "t1 = t0 @ o['C']", "t2 = t1.T @ o['A']"], "t2"),
-        1: (["t0 = o['A'] @ o['B']", "t1 = t0 @ o['C']"], "t1"),  # "t0 @ o['C']" again, another t0
-        2: (["t0 = o['A'] * o['B']", "t1 = t0 @ o['C']"], "t1"),  # all of program 0's first steps
-        3: ([], "o['A']"),
-    }
-    steps, shared = share_steps(programs)
-    assert list(steps.values()) == ["o['A'] * o['B']", "o['s0'] @ o['C']"]
-    assert shared[2] == ([], "o['s1']") and shared[1] == programs[1] and shared[3] == programs[3]
-    assert steps_used(shared[0][0] + [shared[0][1]], steps) == ("s0", "s1")
-    rng = np.random.default_rng(2)
-    base = {name: rng.normal(size=(4, 4)) for name in "ABC"}
-    for number, program in programs.items():
-        o = dict(base)
-        for name, expression in steps.items():
-            o[name] = eval(expression, {"np": np, "o": o})
-        assert np.array_equal(run_program(shared[number], o), run_program(program, dict(base)))
-
-
-def test_shared_steps_are_freed_after_their_last_user():
-    """A layer's evaluation leaves no shared step behind (memory stays O(n^2))."""
-    from perturbo.runtime.first_order import LayerOperands, Operands, evaluate_components
-
-    module = first_order_module(t - sp.Rational(1, 5) * t**3, sp.Integer(1))
-    rows = [row for name in ("z", "zm") for row in module.NETWORKS[name]["quadratic"]]
-    used = {step for k in range(len(module.COMPONENTS)) for step in module.STEPS_USED.get(k, ())}
-    assert len(used) > 100
-    rng = np.random.default_rng(3)
-    K = np.corrcoef(rng.normal(size=(6, 9)))
-    A = np.zeros((6, 6))
-    A[:4, :4] = np.linalg.inv(K[:4, :4] + np.eye(4))
-    operands = Operands(module.OPERANDS, K, A, np.r_[rng.normal(size=4), 0, 0], 4)
-    layer_values = {Kernel(i, j).describe(): rng.normal(size=(6, 6)) for i in range(7) for j in range(7)}
-    layer_values |= {Hadamard(n).describe(): K**n for n in range(1, module.MAX_DERIVATIVE + 1)}
-    operands.set_layer(layer_values, ())
-    layer = LayerOperands(operands, module.SHARED_STEPS)
-    values = evaluate_components(module, rows, layer)
-    assert len(values) >= len({k for _, parts in rows for k, _ in parts})
-    assert not used & set(layer)
 
 
 # ------------------------------------------------------------------- cache
@@ -406,20 +306,17 @@ def test_oracle_moment_tables_round_trip_through_the_cache(tmp_path, monkeypatch
 
 
 def test_generator_code_is_part_of_the_index_key(monkeypatch):
-    """Editing the generator (same version) must not reuse kernels derived by the old code."""
+    """Editing the derivation code (same version) must not reuse what the old code derived."""
     import perturbo.codegen as codegen
 
-    seen = []
-    monkeypatch.setattr(codegen, "load_derived", lambda stem, inputs, derive: seen.append(inputs))
-    codegen.first_order_module.cache_clear()
-    codegen.first_order_module(t, sp.Integer(1))
+    first = codegen.derivation_inputs(t, sp.Integer(1), "order 2")
     codegen.generator_fingerprint.cache_clear()
-    monkeypatch.setattr(codegen, "GENERATOR_PACKAGES", ("symbolic", "ir"))  # as if codegen/ had changed
-    codegen.first_order_module.cache_clear()
-    codegen.first_order_module(t, sp.Integer(1))
-    codegen.generator_fingerprint.cache_clear()
-    codegen.first_order_module.cache_clear()
-    assert seen[0] != seen[1] and sp.srepr(t) in seen[0]
+    monkeypatch.setattr(codegen, "GENERATOR_PACKAGES", ("symbolic", "ir"))  # as if compiler/ had changed
+    try:
+        second = codegen.derivation_inputs(t, sp.Integer(1), "order 2")
+    finally:
+        codegen.generator_fingerprint.cache_clear()
+    assert first != second and sp.srepr(t) in first
 
 
 def test_cache_cli(tmp_path, monkeypatch, capsys):

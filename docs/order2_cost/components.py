@@ -1,7 +1,7 @@
 """Distinct connected *components* (labelled tensor networks up to relabelling) across all outputs.
 
-This is what a compiled order 2 would actually have to contract once per layer (the first-order
-codegen also contracts each distinct component once and shares it between z, zm, zs). Operand
+This is what a compiled order 2 would actually have to contract once per layer (the first order's
+factored plan also contracts each distinct step once and shares it between z, zm, zs). Operand
 labels: word matrices (e.g. "AKA", oriented), end vectors (unary, with their free index),
 G^(i,j) on each blob (oriented), C^n on cross edges. Scalars (closed words) are dropped.
 
@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from perturbo.codegen.contraction_order import connected_groups
 from perturbo.ir.networks import _monomial_operands
 from perturbo.ir.words import part_of_degree, readout_words
 
@@ -34,6 +33,21 @@ def rev(name):
     if name.startswith("C") or name.startswith("V"):
         return name
     return name[::-1]
+
+
+def connected_groups(operands):
+    """Operands linked by shared summed (lower-case) indices; one without summed indices is a group alone."""
+    groups = []
+    for operand in operands:
+        summed = {i for i in operand[1] if not i.isupper()}
+        joined = [g for g in groups if g[0] & summed]
+        merged_indices, merged_ops = set(summed), [operand]
+        for g in joined:
+            merged_indices |= g[0]
+            merged_ops += g[1]
+            groups.remove(g)
+        groups.append((merged_indices, merged_ops))
+    return [ops for _, ops in groups]
 
 
 def split_components(operands):

@@ -8,7 +8,8 @@
     lower and evaluate
               ``dense``    cumulants as dense arrays over the points, layer by layer (``dense``);
               ``factored`` the first order as tensor networks of pair kernels in ``O(M^2)`` memory
-                           (generated module, ``codegen``; the one lowering specific to an order);
+                           (``factored_plan``: a plan of pairwise steps with shared stars and sliced loops,
+                           run by ``factored``; the one lowering specific to an order);
               ``scale``    linear maps, every order: the output is a scale mixture of the Gaussian
                            process, series in one scalar (``scale``).
 

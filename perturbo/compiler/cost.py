@@ -11,12 +11,12 @@ Costs are estimates from the term counts and array sizes, calibrated on this 2-c
                                                                         the canonical entries of kappa_n)
               with ``1.7e-8 s`` per product and entry for a kernel run from its table (not printed);
               memory ~ 64 bytes * (order + 1) * M^(2 order + 2)   (state, next state, temporaries);
-    factored  order 1 only, from ``FACTORED_FROM_POINTS`` points (or when requested), with the generated module's
-              ``calls`` (its component functions and shared steps, each run once per layer) and ``stars`` (its sliced
-              complete-graph loops, ``M^4`` each):
-              time ~ L * [1.2e-5 s * calls + 4.4e-11 s * calls * M^3 + 2.6e-11 s * stars * M^4],
-              memory ~ calls * (200 bytes + 0.05 * 8 M^2 bytes)   (its results, and the shared steps held),
-              plus the module itself, generated once per activation (cached on disk);
+    factored  order 1 only, from ``FACTORED_FROM_POINTS`` points (or when requested), counted on its plan
+              (``FactoredWork``: ``steps`` pairwise steps a layer, ``cubes`` of them looping over ``M^3`` entries,
+              ``stars`` over ``M^4``, and ``held``, the most arrays of ``M^2`` entries it holds at once):
+              time ~ L * [SECONDS_PER_STEP * steps + SECONDS_PER_CUBE_ENTRY * cubes * M^3
+                          + SECONDS_PER_STAR_ENTRY * stars * M^4],
+              memory ~ 8 M^2 bytes * held, plus the plan itself, derived once per activation (kept on disk);
     scale     phi linear, every order: one eigendecomposition and series in one scalar, O(P^3 + P T^2 K):
               time ~ 5 ms + M^3 / FLOPS, memory ~ 16 M^2 bytes.
 """
@@ -29,9 +29,8 @@ DENSE_MEMORY_LIMIT = 4e9
 """Bytes; a dense evaluation above this is refused with a clear message."""
 
 FACTORED_FROM_POINTS = 12
-"""Order 1 on fewer points runs dense: it needs no generated module (a degree-7 activation's module takes about
-20 s to derive and compile the first time, ``benchmarks/compiled_orders.py --only cold``) and takes well under a
-second there."""
+"""Order 1 on fewer points runs dense: it needs no factored plan (a degree-7 activation's takes about 30 s to derive
+the first time, ``benchmarks/compiled_orders.py --only cold``) and takes well under a second there."""
 
 LOWERINGS = ("dense", "factored", "scale")
 
@@ -64,23 +63,23 @@ SECONDS_PER_TABLE_PRODUCT = 1.7e-8
 ``benchmarks/cost_model.py``)."""
 FLOPS = 1.5e10
 
-SECONDS_PER_CALL = 1.2e-5
-SECONDS_PER_CALL_CUBE = 4.4e-11
-SECONDS_PER_STAR_ENTRY = 2.6e-11
-BYTES_PER_CALL = 200.0
-ARRAYS_HELD_PER_CALL = 0.05
-"""The factored lowering's constants, fitted to the cubic, the cubic plus ``t^2`` and a degree-7 shaping at
-``M = 18..258`` (``benchmarks/cost_model.py``, cubic and degree 7: measured time 0.6-1.0x the estimate, peak memory
-0.8-1.9x)."""
+SECONDS_PER_STEP = 1.4e-5
+SECONDS_PER_CUBE_ENTRY = 2.4e-10
+SECONDS_PER_STAR_ENTRY = 3.6e-11
+"""The factored lowering's constants: a star's ``M^4`` product at this machine's BLAS speed (15 of them take 1.04 s of
+a 1.42 s layer at ``M = 210``), the rest fitted to the cubic's layers at ``M = 60`` and 210 (``L = 10``, ``T = 10``;
+``M = 110`` is then estimated at 0.8x its measured time; ``benchmarks/cost_model.py``)."""
 
 
 @dataclass(frozen=True)
 class FactoredWork:
-    """The generated first-order module's work per layer: its calls (components and shared steps) and its sliced
-    complete-graph loops (``Program.factored_work`` counts them)."""
+    """The factored plan's work per layer (``Program.factored_work`` counts it on the plan): its pairwise steps,
+    those looping over ``M^3`` and over ``M^4`` entries, and the most ``M x M`` arrays it holds at once."""
 
-    calls: int
+    steps: int
+    cubes: int
     stars: int
+    held: float
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,7 @@ def uses_factored(size: Size, lowering: str | None) -> bool:
 def factored_seconds(size: Size) -> float:
     """The factored lowering's time (module docstring); ``size.factored`` must be given."""
     M, work = float(size.points), size.factored
-    return size.depth * (SECONDS_PER_CALL * work.calls + SECONDS_PER_CALL_CUBE * work.calls * M**3
+    return size.depth * (SECONDS_PER_STEP * work.steps + SECONDS_PER_CUBE_ENTRY * work.cubes * M**3
                          + SECONDS_PER_STAR_ENTRY * work.stars * M**4)
 
 
@@ -201,8 +200,7 @@ def plan_for(size: Size, lowering: str | None = None) -> Plan:
     if lowering == "scale" or (lowering is None and size.linear):
         return Plan("scale", 5e-3 + float(M) ** 3 / FLOPS, 16.0 * M * M)
     if uses_factored(size, lowering):
-        calls = size.factored.calls
-        return Plan("factored", factored_seconds(size), calls * (BYTES_PER_CALL + ARRAYS_HELD_PER_CALL * 8.0 * M * M))
+        return Plan("factored", factored_seconds(size), 8.0 * M * M * size.factored.held)
     seconds, memory = dense_cost(size)
     if memory > DENSE_MEMORY_LIMIT:
         raise ValueError(

@@ -11,8 +11,9 @@
              spectator_transfer   the mixed cumulants' kernels, run from their tables
     print    source()    the Numba module of the printed kernels; ``module()`` loads it (cached by content hash);
              compiled_transfer(printed)   what the dense lowering runs: printed kernels, or tables
+             factored    order 1: the factored plans (``factored_plan``: networks, paths, stars, sliced loops)
     plan     plan(points, depth, lowering=None)   the lowering, its time and memory (``cost``); for the factored first
-                                                 order it counts the work of the generated module (``factored_work``)
+                                                 order it counts the work of the factored plan (``factored_work``)
 
 ``stages()`` returns every intermediate form by name (as devito's ``Operator._lower`` does). Stages are computed
 on first use and kept: ``program`` caches one object per key, which the dense lowering, the posterior
@@ -28,6 +29,9 @@ import sympy as sp
 
 from ..activation import parse_shaping, t
 from .cost import FactoredWork, Plan, Size, TermClass, check_lowering, plan_for, uses_factored
+from .factored import BLOCK_ROWS
+from .factored_plan import PLANNED_SIZES, FactoredPlan, factored_plans
+from .factored_plan import stages as factored_stages
 from .fused_transfer import (CompiledTransfer, ProductTable, TransferKernel, is_printed, lower, lowered_kernels,
                              print_module, tabulate, terms_key, transfer_module)
 from .layer_maps import LocalMap, local_map_of
@@ -126,20 +130,23 @@ class Program:
                 for tested in (False, True)}
 
     @cached_property
-    def factored_work(self) -> FactoredWork:
-        """The generated first-order module's work per layer (``cost.FactoredWork``); generates the module if no
-        process has (``codegen.first_order_module``: seconds, cached on disk)."""
-        from ..codegen import first_order_module
+    def factored(self) -> dict[str, FactoredPlan]:
+        """The first order's factored plans, of the noise networks and of the mean shift (``factored_plan``; derived
+        once per machine: 0.4 s for the cubic, 31 s for a degree-7 shaping, then kept on disk)."""
+        return factored_plans(self.phi, self.sigma_w2)
 
-        module = first_order_module(self.phi, self.sigma_w2)
-        functions = set(module.COMPONENTS)
-        stars = sum(f.__name__.startswith("shared_star_") for f in functions)  # (the printer's names)
-        return FactoredWork(len(functions) + len(module.SHARED_STEPS), stars)
+    @cached_property
+    def factored_work(self) -> FactoredWork:
+        """The factored plan's work per layer (``cost.FactoredWork``), counted on its steps and schedule."""
+        plan = self.factored["quadratic"]
+        points = [plan.loop_points(k) for k in range(len(plan.steps))]
+        held = plan.peak_entries(PLANNED_SIZES["point"], PLANNED_SIZES["test"], BLOCK_ROWS) / PLANNED_SIZES["point"]**2
+        return FactoredWork(len(points), points.count(3), sum(p >= 4 for p in points), held)
 
     def size(self, points: int, depth: int, lowering: str | None = None, tested: bool = True) -> Size:
         """What the cost of ``lowering`` (``None``: the default) depends on; the transfer's term classes and the
         read-out's contractions (of ``z`` alone, or with the test points' moments where ``tested``) unless the
-        activation is linear (the scale lowering), the generated module's work where the factored lowering runs."""
+        activation is linear (the scale lowering), the factored plan's work where the factored lowering runs."""
         linear = linear_slope(self.phi) is not None
         degree, monomials = self.degree_and_monomials
         size = Size(self.order, points, depth, () if linear else self.term_classes, linear,
@@ -155,11 +162,13 @@ class Program:
         return plan_for(self.size(points, depth, lowering, tested), lowering)
 
     def stages(self) -> dict[str, object]:
-        """Every intermediate form by name: derived terms and networks, lowered kernels, printed source."""
+        """Every intermediate form by name: derived terms and networks, lowered kernels, printed source; at order 1
+        also the factored plan's forms by pass (``factored_plan.stages``)."""
         return {"local_map": self.local_map.coefficients, "transfer": self.transfer, "spectator": self.spectator,
                 "readout": self.readout, "kernels": self.kernels, "printed": self.printed, "tables": self.tables,
                 "spectator_tables": self.spectator_transfer.tables, "readout_plan": self.readout_plan(),
-                "source": self.source() if self.printed else ""}
+                "source": self.source() if self.printed else ""} | (
+                    {"factored": factored_stages(self.phi, self.sigma_w2)} if self.order == 1 else {})
 
 
 @lru_cache(maxsize=64)

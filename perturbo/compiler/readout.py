@@ -21,7 +21,7 @@ which the dense lowering runs (``runtime_terms.run_plan``).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
@@ -218,10 +218,13 @@ def _canonical(subscripts: tuple[str, ...], output: str) -> str:
 
 
 class _PlanBuilder:
-    """Steps of a ``ReadoutPlan``, each distinct ``(arrays, canonical subscripts)`` once."""
+    """Steps of a ``ReadoutPlan``, each distinct ``(arrays, canonical subscripts)`` once, along the paths of
+    ``optimizer`` (an ``opt_einsum`` path function) for the index ``sizes`` (``point``, ``test``)."""
 
-    def __init__(self, n_leaves: int) -> None:
+    def __init__(self, n_leaves: int, sizes: Mapping[str, int] = PLANNED_POINTS,
+                 optimizer: Callable = opt_einsum.paths.greedy) -> None:
         self.n_leaves = n_leaves
+        self.sizes, self.optimizer = sizes, optimizer
         self.steps: list[tuple[int, int, str]] = []
         self._nodes: dict[tuple[int, int, str], int] = {}
         self._paths: dict[str, list[tuple[int, ...]]] = {}
@@ -237,8 +240,8 @@ class _PlanBuilder:
         return self._nodes[key]
 
     def contraction(self, arrays: list[tuple[int, str]], output: str) -> int:
-        """The node of ``einsum(subscripts -> output)`` over ``arrays`` (node, subscripts), along a greedy path planned
-        for ``PLANNED_POINTS`` (the output's indices are the test points')."""
+        """The node of ``einsum(subscripts -> output)`` over ``arrays`` (node, subscripts), along the path planned for
+        ``sizes`` (the output's indices are the test points')."""
         names = _symbols_in_order("".join(s for _, s in arrays))
         arrays = [(node, "".join(names[c] for c in s)) for node, s in arrays]
         output = "".join(names[c] for c in output)
@@ -247,8 +250,8 @@ class _PlanBuilder:
             return self._contractions[key]
         subscripts = ",".join(s for _, s in arrays) + "->" + output
         if subscripts not in self._paths:
-            size = {c: PLANNED_POINTS["test" if c in output else "point"] for c in names.values()}
-            self._paths[subscripts] = opt_einsum.paths.greedy(
+            size = {c: self.sizes["test" if c in output else "point"] for c in names.values()}
+            self._paths[subscripts] = self.optimizer(
                 [frozenset(s) for _, s in arrays], frozenset(output), size) if len(arrays) > 1 else [(0,)]
         current = list(arrays)
         for pair in self._paths[subscripts]:

@@ -7,7 +7,7 @@ Gaussian interpolation in the cross-covariance of ``(z_p, z_q)`` and ``(z_r, z_s
     Cov(X_pq, X_rs) = sum_{n != 0} G^(n1+n2, n3+n4)_pq  G^(n1+n3, n2+n4)_rs
                                    C^n1_pr  C^n2_ps  C^n3_qr  C^n4_qs,
 
-``G^(i,j)_pq = E[d^i_p d^j_q g_pq]`` (derivative kernels, ``runtime.first_order``) and
+``G^(i,j)_pq = E[d^i_p d^j_q g_pq]`` (derivative kernels, ``compiler.factored``) and
 ``C^n = K_{l-1}^{o n} / n!`` (Hadamard power). Substituting this for the two ``D``
 letters of a degree-2 read-out monomial turns it into a network: a sum over point
 indices of a product of matrices and vectors. A degree-1 monomial becomes a network
@@ -16,8 +16,7 @@ with the mean shift ``mu = E[D_L]`` in place of ``D``.
 A ``Network`` lists its operands as ``(key, indices)`` with a typed key (``Kernel``,
 ``Hadamard``, ``MeanShift``, ``Run``, ``End``, ``Closed``); free indices ``X``, ``Y`` are test
 points. ``canonical`` relabels the summed indices to a normal form, so networks equal up to
-relabelling (and matrix symmetry) merge. Generated code refers to an operand by
-``key.name`` (an identifier, never read back); what it means travels as ``key.describe()``.
+relabelling (and matrix symmetry) merge. ``compiler.factored_plan`` lowers them to pairwise steps.
 """
 from __future__ import annotations
 
@@ -51,14 +50,8 @@ class OperandKey:
         return self._described < other._described
 
     def describe(self) -> tuple:
-        """``(kind, *fields)``: plain data for the generated module, and the order of keys."""
+        """``(kind, *fields)``: plain data, and the order of keys."""
         return self._described
-
-    @property
-    def name(self) -> str:
-        """An identifier for generated code (injective over keys)."""
-        parts = [type(self).__name__] + ["".join(f) if isinstance(f, tuple) else str(f) for f in self.describe()[1:]]
-        return "_".join(p.replace("'", "p") or "I" for p in parts)
 
     def transposed(self) -> OperandKey:
         """The key of the transposed matrix (all matrices here are symmetric unless said otherwise)."""
@@ -294,3 +287,10 @@ def linear_networks(monomials: dict[Monomial, Fraction]) -> list[Network]:
         operands, ((p, q),) = _monomial_operands(monomial)
         nets.append(Network(coefficient, tuple(operands + [(MeanShift(), (p, q))])))
     return merge(nets)
+
+
+def scalar_operands(network: Network, constants: set[OperandKey]) -> Network:
+    """The network with the indices of its constant matrices dropped (a linear map's ``G^(1,1)``): a constant
+    matrix carries no graph edge, so removing it lowers the contraction's cost."""
+    return Network(network.coefficient,
+                   tuple((key, ()) if key in constants else (key, idx) for key, idx in network.operands))

@@ -7,8 +7,8 @@ For ``(u, v) ~ N(0, [[S_aa, S_ab], [S_ab, S_bb]])``:
     J        = (dm/dS_ab, dm/dS_aa)  off the diagonal,  w = d m(s,s,s)/ds  on it
     H        = second derivatives of m in (S_ab, S_aa, S_bb),  h = d^2 m(s,s,s)/ds^2
 
-Everything the compiled first order needs from the activation is here; the code
-generator prints these expressions into Numba kernels.
+Everything the compiled first order needs from the activation is here; the compiler evaluates these
+expressions as monomial tables (``compiler.factored.LayerAlgebra``).
 """
 from __future__ import annotations
 
