@@ -16,7 +16,7 @@ import sympy as sp
 
 from perturbo.compiler import program
 from perturbo.compiler.factored import run_networks
-from perturbo.compiler.factored_plan import OUTPUTS, _operand, factored_networks, stages
+from perturbo.compiler.factored_plan import OUTPUTS, _operand, factored_networks, network_shape, stages
 from perturbo.compiler.pairwise import lowered
 from perturbo.ir.networks import Closed, End, Hadamard, MeanShift, Run
 
@@ -104,18 +104,21 @@ def test_a_linear_map_has_no_four_point_step():
 
 
 def test_the_plan_on_disk_is_the_plan_derived(tmp_path, monkeypatch):
-    """A process that finds the plan on disk derives no network, and gets the same steps and operands back."""
+    """A process that finds the plan on disk derives no network and gets the same steps and operands back; every
+    cubic shaping has the networks' shape of every other (one plan), a non-odd one another."""
     import perturbo.compiler.factored_plan as factored_plan
 
     monkeypatch.setenv("PERTURBO_CACHE_DIR", str(tmp_path))
-    phi = program(CUBIC, 1).phi
-    derived = factored_plan._paths(phi, sp.Integer(1), True, "linear")
+    shape = network_shape(program(CUBIC, 1).phi, sp.Integer(1))
+    assert shape == network_shape(program("t + 0.05*t**3", 1).phi, sp.Integer(2))
+    assert shape != network_shape(program(NON_ODD, 1).phi, sp.Integer(1))
+    derived = factored_plan._paths(shape, True, "linear")
     calls = []
     monkeypatch.setattr(factored_plan, "factored_networks", lambda *args: calls.append(args))
-    again = factored_plan._paths(phi, sp.Integer(1), True, "linear")
+    again = factored_plan._paths(shape, True, "linear")
     assert not calls and again == derived
     assert all(_operand(json.loads(json.dumps(key.describe()))) == key for key in derived.operands)
-    assert {key for nets in factored_networks(phi, sp.Integer(1), True).values() for net in nets["linear"]
+    assert {key for nets in factored_networks(shape, True).values() for net in nets["linear"]
             for key, _ in net.operands} == set(derived.operands)
 
 

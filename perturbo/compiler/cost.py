@@ -29,7 +29,7 @@ DENSE_MEMORY_LIMIT = 4e9
 """Bytes; a dense evaluation above this is refused with a clear message."""
 
 FACTORED_FROM_POINTS = 12
-"""Order 1 on fewer points runs dense: it needs no factored plan (a degree-7 activation's takes about 30 s to derive
+"""Order 1 on fewer points runs dense: it needs no factored plan (a degree-7 activation's takes about 14 s to derive
 the first time, ``benchmarks/compiled_orders.py --only cold``) and takes well under a second there."""
 
 LOWERINGS = ("dense", "factored", "scale")

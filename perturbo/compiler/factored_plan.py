@@ -4,7 +4,8 @@
 a sequence of named passes, each taking plain data and giving plain data (``stages`` returns every form):
 
 1. ``networks``     derive the networks of each read-out (``z``, ``z m_x``, ``z (C + m m^T)``) from the local
-                    algebra; a constant matrix (a linear map's ``G^(1,1)``) loses its indices (a scalar);
+                    algebra's shape (``NetworkShape``: which kernels are non-zero, not their values); a constant
+                    matrix (a linear map's ``G^(1,1)``) loses its indices (a scalar);
 2. ``paths``        split every network into pairwise steps along ``opt_einsum``'s dynamic-programming path,
                     planned for ``PLANNED_SIZES`` (the sizes the first order is used at), and merge equal steps
                     (``readout._PlanBuilder``: canonical subscripts, each distinct step once). The cubic's
@@ -51,20 +52,39 @@ Step = tuple[int, int, str]  # (left node, right node or -1, canonical subscript
 OPERAND_KINDS = {kind.__name__: kind for kind in (Kernel, Hadamard, MeanShift, Run, End, Closed)}
 
 
-def first_order_networks(phi: sp.Expr, sigma_w2: sp.Expr) -> dict[str, dict[str, list[Network]]]:
-    """``output -> {"quadratic": networks of E[Q(J Y)], "linear": networks of g . mu}`` (``ir.networks``), with the
-    constant matrices of a linear map as scalars (``scalar_operands``)."""
+@dataclass(frozen=True)
+class NetworkShape:
+    """What the first order's networks depend on (never the activation's coefficients): the derivative kernels
+    ``G^(i,j)`` that can be non-zero, the most derivatives one point of a pair function carries, and the kernels
+    that are constants (a linear map's). Every cubic shaping has the same shape, so one plan serves them all."""
+
+    nonzero: tuple[tuple[int, int], ...]
+    max_vertex_derivative: int
+    constants: tuple[tuple[int, int], ...]
+
+
+def network_shape(phi: sp.Expr, sigma_w2: sp.Expr) -> NetworkShape:
     algebra = local_algebra(phi, sigma_w2)
     nonzero = set(algebra.kernels)
     if algebra.jacobian[1] != 0:  # U = 0 above every layer when dm_ab/dS_aa = 0 (a linear map)
         nonzero |= {(i, 0) for i in algebra.square_derivatives}
     nonzero |= {(j, i) for i, j in nonzero}
-    constants = {Kernel(i, j) for (i, j), e in algebra.kernels.items() if algebra.map_is_linear and e.is_number}
+    constants = {key for key, e in algebra.kernels.items() if algebra.map_is_linear and e.is_number}
+    return NetworkShape(tuple(sorted(nonzero)), algebra.max_vertex_derivative, tuple(sorted(constants)))
+
+
+@lru_cache(maxsize=32)
+def factored_networks(shape: NetworkShape, tested: bool) -> dict[str, dict[str, list[Network]]]:
+    """``output -> {"quadratic": networks of E[Q(J Y)], "linear": networks of g . mu}`` (``ir.networks``) of ``z``
+    alone, or of all three read-outs where ``tested``, with the constant matrices as scalars (``scalar_operands``)."""
+    constants = {Kernel(i, j) for i, j in shape.constants}
     networks = {}
     words = readout_words(2)
-    with progress(len(words), f"deriving first-order networks for phi(t) = {phi}") as bar:
-        for output, poly in words.items():
-            quadratic = quadratic_networks(part_of_degree(poly, 2), nonzero, algebra.max_vertex_derivative)
+    outputs = OUTPUTS if tested else ("z",)
+    with progress(len(outputs), "deriving the first order's networks") as bar:
+        for output in outputs:
+            poly = words[output]
+            quadratic = quadratic_networks(part_of_degree(poly, 2), set(shape.nonzero), shape.max_vertex_derivative)
             networks[output] = {"quadratic": [scalar_operands(net, constants) for net in quadratic],
                                 "linear": linear_networks(part_of_degree(poly, 1))}
             bar.update()
@@ -258,7 +278,7 @@ def path_pass(networks: Mapping[str, Sequence[Network]]) -> FactoredPlan:
     ``PLANNED_SIZES``, equal steps once; equal networks add their coefficients."""
     operands, axes = _leaves([net for nets in networks.values() for net in nets])
     leaf = {key: k for k, key in enumerate(operands)}
-    optimizer = opt_einsum.paths.DynamicProgramming(minimize="flops", search_outer=True)
+    optimizer = opt_einsum.paths.DynamicProgramming(minimize="flops")  # (with outer products: the same plans, 3x slower)
     builder = _PlanBuilder(len(operands), PLANNED_SIZES, optimizer)
     totals: dict[tuple[int, int], float] = {}
     for output, nets in networks.items():
@@ -461,25 +481,18 @@ PLANNER_SOURCES = tuple(Path(__file__).parent.parent / name for name in (
 """The files that determine a plan: a plan on disk is keyed by their text."""
 
 
-@lru_cache(maxsize=32)
-def factored_networks(phi: sp.Expr, sigma_w2: sp.Expr, tested: bool) -> dict[str, dict[str, list[Network]]]:
-    """``first_order_networks`` of ``z`` alone, or of all three read-outs where ``tested``."""
-    networks = first_order_networks(phi, sigma_w2)
-    return {output: networks[output] for output in (OUTPUTS if tested else ("z",))}
-
-
-def _paths(phi: sp.Expr, sigma_w2: sp.Expr, tested: bool, kind: str) -> FactoredPlan:
-    """``path_pass`` of the networks of ``kind`` (``quadratic``, ``linear``), kept on disk with its operands, so a
-    process that finds it derives nothing (the cubic's: 5 s, a degree-7 shaping's: 30 s)."""
+def _paths(shape: NetworkShape, tested: bool, kind: str) -> FactoredPlan:
+    """``path_pass`` of the networks of ``kind`` (``quadratic``, ``linear``), kept on disk with its operands under
+    the networks' shape, so a process that finds it derives nothing (the cubic's: 2 s, a degree-7 shaping's: 14 s)."""
     from ..codegen.cache import load_derived_arrays
 
     def derive() -> dict[str, np.ndarray]:
-        networks = {output: nets[kind] for output, nets in factored_networks(phi, sigma_w2, tested).items()}
+        networks = {output: nets[kind] for output, nets in factored_networks(shape, tested).items()}
         plan = path_pass(networks)
         described = [json.dumps(key.describe()) for key in plan.operands]
         return plan.as_arrays() | {"operands": np.array(described, dtype=str), "axes": np.array(plan.axes, dtype=str)}
 
-    inputs = "\n".join([sp.srepr(phi), sp.srepr(sigma_w2), f"{kind}, tested {tested}, {PLANNED_SIZES}",
+    inputs = "\n".join([repr(shape), f"{kind}, tested {tested}, {PLANNED_SIZES}",
                         *(path.read_text() for path in PLANNER_SOURCES)])
     arrays = load_derived_arrays(f"factored_{kind}", inputs, derive)
     operands = tuple(_operand(json.loads(text)) for text in arrays["operands"].tolist())
@@ -494,16 +507,22 @@ def _operand(described: list) -> OperandKey:
     return OPERAND_KINDS[kind](*(tuple(f) if isinstance(f, list) else f for f in fields))
 
 
-@lru_cache(maxsize=32)
 def factored_plans(phi: sp.Expr, sigma_w2: sp.Expr, tested: bool = True) -> dict[str, FactoredPlan]:
-    """``{"quadratic": the noise networks' plan after every pass, "linear": the mean shift's}``."""
-    return {"quadratic": slicing_pass(star_pass(_paths(phi, sigma_w2, tested, "quadratic"))),
-            "linear": slicing_pass(_paths(phi, sigma_w2, tested, "linear"))}
+    """``{"quadratic": the noise networks' plan after every pass, "linear": the mean shift's}`` (of ``z`` alone
+    unless ``tested``), one per ``NetworkShape``."""
+    return _plans(network_shape(phi, sigma_w2), tested)
+
+
+@lru_cache(maxsize=32)
+def _plans(shape: NetworkShape, tested: bool) -> dict[str, FactoredPlan]:
+    return {"quadratic": slicing_pass(star_pass(_paths(shape, tested, "quadratic"))),
+            "linear": slicing_pass(_paths(shape, tested, "linear"))}
 
 
 def stages(phi: sp.Expr, sigma_w2: sp.Expr, tested: bool = True) -> dict[str, object]:
     """Every form of the quadratic networks by pass: ``networks``, ``paths``, ``stars``, ``slicing``."""
-    paths = _paths(phi, sigma_w2, tested, "quadratic")
+    shape = network_shape(phi, sigma_w2)
+    paths = _paths(shape, tested, "quadratic")
     stars = star_pass(paths)
-    networks = {o: nets["quadratic"] for o, nets in factored_networks(phi, sigma_w2, tested).items()}
+    networks = {o: nets["quadratic"] for o, nets in factored_networks(shape, tested).items()}
     return {"networks": networks, "paths": paths, "stars": stars, "slicing": slicing_pass(stars)}
