@@ -57,8 +57,11 @@ def measure(pr: Problem) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the two smallest sizes of each case")
+    parser.add_argument("--only", help="the cases whose label contains this text (e.g. factored)")
     args = parser.parse_args()
     for label, (activation, order, lowering, depth, sizes) in CASES.items():
+        if args.only and args.only not in label:
+            continue
         print(f"\n{label} (L = {depth}, T = 2)")
         print(f"{'P':>5} {'estimated s':>12} {'measured s':>11} {'ratio':>7} {'estimated MB':>13} {'peak MB':>9} {'ratio':>7}")
         for P in sizes[:2] if args.quick else sizes:

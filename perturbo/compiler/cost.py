@@ -12,11 +12,10 @@ Costs are estimates from the term counts and array sizes, calibrated on this 2-c
               with ``1.7e-8 s`` per product and entry for a kernel run from its table (not printed);
               memory ~ 64 bytes * (order + 1) * M^(2 order + 2)   (state, next state, temporaries);
     factored  order 1 only, from ``FACTORED_FROM_POINTS`` points (or when requested), counted on its plan
-              (``FactoredWork``: ``steps`` pairwise steps a layer, ``cubes`` of them looping over ``M^3`` entries,
+              (``FactoredWork``: ``steps`` pairwise steps a layer, ``squares`` of them looping over ``M^2`` entries,
               ``stars`` over ``M^4``, and ``held``, the most arrays of ``M^2`` entries it holds at once):
-              time ~ L * [SECONDS_PER_STEP * steps + SECONDS_PER_CUBE_ENTRY * cubes * M^3
-                          + SECONDS_PER_STAR_ENTRY * stars * M^4],
-              memory ~ 8 M^2 bytes * held, plus the plan itself, derived once per activation (kept on disk);
+              time ~ L * [3e-6 s * steps + 1.4e-8 s * squares * M^2 + 3.5e-11 s * stars * M^4],
+              memory ~ 1.7 * 8 M^2 bytes * held, plus the plan, derived once per networks' shape (kept on disk);
     scale     phi linear, every order: one eigendecomposition and series in one scalar, O(P^3 + P T^2 K):
               time ~ 5 ms + M^3 / FLOPS, memory ~ 16 M^2 bytes.
 """
@@ -63,21 +62,23 @@ SECONDS_PER_TABLE_PRODUCT = 1.7e-8
 ``benchmarks/cost_model.py``)."""
 FLOPS = 1.5e10
 
-SECONDS_PER_STEP = 1.4e-5
-SECONDS_PER_CUBE_ENTRY = 2.4e-10
-SECONDS_PER_STAR_ENTRY = 3.6e-11
-"""The factored lowering's constants: a star's ``M^4`` product at this machine's BLAS speed (15 of them take 1.04 s of
-a 1.42 s layer at ``M = 210``), the rest fitted to the cubic's layers at ``M = 60`` and 210 (``L = 10``, ``T = 10``;
-``M = 110`` is then estimated at 0.8x its measured time; ``benchmarks/cost_model.py``)."""
+SECONDS_PER_STEP = 3.0e-6
+SECONDS_PER_SQUARE_ENTRY = 1.4e-8
+SECONDS_PER_STAR_ENTRY = 3.5e-11
+MEMORY_PER_HELD = 1.7
+"""The factored lowering's constants: a star's ``M^4`` product at this machine's BLAS speed (57 GFlop/s), the rest
+fitted to the cubic at ``M = 18..258`` and a degree-7 shaping at ``M = 18..66`` (``L = 6``,
+``benchmarks/cost_model.py``: measured time 0.89-1.15x the estimate). The peak memory is 1.2-1.7x the plan's own
+arrays (the mean shift's local covariances and the layer's derivative kernels come on top): the rule takes 1.7x."""
 
 
 @dataclass(frozen=True)
 class FactoredWork:
     """The factored plan's work per layer (``Program.factored_work`` counts it on the plan): its pairwise steps,
-    those looping over ``M^3`` and over ``M^4`` entries, and the most ``M x M`` arrays it holds at once."""
+    those looping over ``M^2`` and over ``M^4`` entries, and the most ``M x M`` arrays it holds at once."""
 
     steps: int
-    cubes: int
+    squares: int
     stars: int
     held: float
 
@@ -188,7 +189,7 @@ def uses_factored(size: Size, lowering: str | None) -> bool:
 def factored_seconds(size: Size) -> float:
     """The factored lowering's time (module docstring); ``size.factored`` must be given."""
     M, work = float(size.points), size.factored
-    return size.depth * (SECONDS_PER_STEP * work.steps + SECONDS_PER_CUBE_ENTRY * work.cubes * M**3
+    return size.depth * (SECONDS_PER_STEP * work.steps + SECONDS_PER_SQUARE_ENTRY * work.squares * M**2
                          + SECONDS_PER_STAR_ENTRY * work.stars * M**4)
 
 
@@ -200,7 +201,7 @@ def plan_for(size: Size, lowering: str | None = None) -> Plan:
     if lowering == "scale" or (lowering is None and size.linear):
         return Plan("scale", 5e-3 + float(M) ** 3 / FLOPS, 16.0 * M * M)
     if uses_factored(size, lowering):
-        return Plan("factored", factored_seconds(size), 8.0 * M * M * size.factored.held)
+        return Plan("factored", factored_seconds(size), MEMORY_PER_HELD * 8.0 * M * M * size.factored.held)
     seconds, memory = dense_cost(size)
     if memory > DENSE_MEMORY_LIMIT:
         raise ValueError(

@@ -138,11 +138,12 @@ class Program:
 
     @cached_property
     def factored_work(self) -> FactoredWork:
-        """The factored plan's work per layer (``cost.FactoredWork``), counted on its steps and schedule."""
+        """The factored plan's work per layer (``cost.FactoredWork``), counted on its steps and schedule (the block
+        products over ``M^3`` entries inside the sliced loops get no term: a fit gives them none)."""
         plan = self.factored["quadratic"]
         points = [plan.loop_points(k) for k in range(len(plan.steps))]
         held = plan.peak_entries(PLANNED_SIZES["point"], PLANNED_SIZES["test"], BLOCK_ROWS) / PLANNED_SIZES["point"]**2
-        return FactoredWork(len(points), points.count(3), sum(p >= 4 for p in points), held)
+        return FactoredWork(len(points), points.count(2), sum(p >= 4 for p in points), held)
 
     def size(self, points: int, depth: int, lowering: str | None = None, tested: bool = True) -> Size:
         """What the cost of ``lowering`` (``None``: the default) depends on; the transfer's term classes and the
