@@ -1,4 +1,4 @@
-"""The factored first order as plain data: its networks, lowered to pairwise steps, rewritten by two passes.
+"""The factored first order as plain data: its networks, lowered to pairwise steps, rewritten by passes.
 
 ``ir.networks`` writes the first order as networks of pair kernels (about 2,000 for the cubic). Lowering them is
 a sequence of named passes, each taking plain data and giving plain data (``stages`` returns every form):
@@ -19,8 +19,8 @@ a sequence of named passes, each taking plain data and giving plain data (``stag
                     that make and use it into a loop over blocks of one point axis (``SlicedLoop``), so no such
                     array is ever whole: ``O(block M^2)`` memory.
 
-``FactoredPlan.schedule`` orders the steps and loops, and ``runtime`` runs them (``steps``: each step lowered once
-to a matrix product, a broadcast product or ``einsum``).
+``FactoredPlan.schedule`` orders the steps and loops, and ``factored.run_networks`` runs them (``pairwise``: each
+step lowered once to a matrix product, a broadcast product or ``einsum``).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from ..ir.words import part_of_degree, readout_words
 from ..progress import progress
 from ..symbolic.derivative_kernels import local_algebra
 from .pairwise import lowered
-from .readout import OUTPUTS, _canonical, _PlanBuilder
+from .readout import OUTPUTS, _PlanBuilder
 
 PLANNED_SIZES = {"point": 200, "test": 10}
 """The index sizes the paths are planned for (the first order's use: hundreds of points, a few test points)."""
@@ -290,40 +290,25 @@ def path_pass(networks: Mapping[str, Sequence[Network]]) -> FactoredPlan:
     return FactoredPlan(operands, axes, tuple(builder.steps), results)
 
 
-class _StepList:
-    """A step list being rebuilt: each distinct ``(arrays, canonical subscripts)`` once (as ``_PlanBuilder``)."""
-
-    def __init__(self, first_step: int) -> None:
-        self.first_step = first_step
-        self.steps: list[Step] = []
-        self._nodes: dict[Step, int] = {}
-
-    def step(self, arrays: list[tuple[int, str]], output: str) -> int:
-        if len(arrays) == 2 and arrays[1][0] < arrays[0][0]:
-            arrays = arrays[::-1]
-        key = (arrays[0][0], arrays[1][0] if len(arrays) == 2 else -1, _canonical(tuple(s for _, s in arrays), output))
-        if key not in self._nodes:
-            self._nodes[key] = self.first_step + len(self.steps)
-            self.steps.append(key)
-        return self._nodes[key]
-
-    def plan(self, plan: FactoredPlan, results: list[tuple[int, int, float]]) -> FactoredPlan:
-        """``plan`` with these steps, only those the ``results`` need, numbered anew; equal results merged."""
-        live = {node for node, _, _ in results}
-        for k in range(len(self.steps) - 1, -1, -1):
-            if self.first_step + k in live:
-                live.update(self.steps[k][:2])
-        number = {node: node for node in range(self.first_step)} | {-1: -1}
-        steps = []
-        for k, (left, right, subscripts) in enumerate(self.steps):
-            if self.first_step + k in live:
-                number[self.first_step + k] = self.first_step + len(steps)
-                steps.append((number[left], number[right], subscripts))
-        merged: dict[tuple[int, int], float] = defaultdict(float)
-        for node, output, coefficient in results:
-            merged[number[node], output] += coefficient
-        return FactoredPlan(plan.operands, plan.axes, tuple(steps),
-                            tuple((node, output, c) for (node, output), c in merged.items() if c))
+def _trimmed(plan: FactoredPlan, steps: Sequence[Step], results: Sequence[tuple[int, int, float]]) -> FactoredPlan:
+    """``plan`` with ``steps`` (numbered from ``plan.first_step``), only those the ``results`` need, numbered anew;
+    equal results merged."""
+    first = plan.first_step
+    live = {node for node, _, _ in results}
+    for k in range(len(steps) - 1, -1, -1):
+        if first + k in live:
+            live.update(steps[k][:2])
+    number = {node: node for node in range(first)} | {-1: -1}
+    kept = []
+    for k, (left, right, subscripts) in enumerate(steps):
+        if first + k in live:
+            number[first + k] = first + len(kept)
+            kept.append((number[left], number[right], subscripts))
+    merged: dict[tuple[int, int], float] = defaultdict(float)
+    for node, output, coefficient in results:
+        merged[number[node], output] += coefficient
+    return FactoredPlan(plan.operands, plan.axes, tuple(kept),
+                        tuple((node, output, c) for (node, output), c in merged.items() if c))
 
 
 def _symmetric(key: OperandKey) -> bool:
@@ -337,7 +322,7 @@ def star_pass(plan: FactoredPlan) -> FactoredPlan:
     meeting at ``s``, factors sorted by node) times the matrices not touching ``s``; equal stars are one step."""
     first = plan.first_step
     kinds = plan.node_axes
-    rebuilt = _StepList(first)
+    rebuilt = _PlanBuilder(first)
     new = {node: node for node in range(first)}
 
     def factors(node: int, letters: str) -> list[tuple[int, str]]:
@@ -374,7 +359,7 @@ def star_pass(plan: FactoredPlan) -> FactoredPlan:
         for node, s in rest:
             value = (rebuilt.step([value, (new[node], s)], value[1]), value[1])
         new[first + k] = value[0] if value[1] == out else rebuilt.step([value], out)
-    return rebuilt.plan(plan, [(new[node], output, c) for node, output, c in plan.results])
+    return _trimmed(plan, rebuilt.steps, [(new[node], output, c) for node, output, c in plan.results])
 
 
 def _star(plan: FactoredPlan, factors: list[tuple[int, str]], out: str):

@@ -230,7 +230,8 @@ class _PlanBuilder:
         self._paths: dict[str, list[tuple[int, ...]]] = {}
         self._contractions: dict[tuple, int] = {}
 
-    def _step(self, arrays: list[tuple[int, str]], output: str) -> int:
+    def step(self, arrays: list[tuple[int, str]], output: str) -> int:
+        """The node of one pairwise (or one-array) step, made once."""
         if len(arrays) == 2 and arrays[1] < arrays[0]:  # (a product commutes: one order)
             arrays = arrays[::-1]
         key = (arrays[0][0], arrays[1][0] if len(arrays) == 2 else -1, _canonical(tuple(s for _, s in arrays), output))
@@ -258,7 +259,7 @@ class _PlanBuilder:
             taken = [current.pop(i) for i in sorted(pair, reverse=True)][::-1]
             kept = set("".join(s for _, s in current)) | set(output)
             result = output if not current else "".join(dict.fromkeys(c for _, s in taken for c in s if c in kept))
-            current.append((self._step(taken, result), result))
+            current.append((self.step(taken, result), result))
         self._contractions[key] = current[0][0]
         return current[0][0]
 
