@@ -43,7 +43,7 @@ from ..ir.words import part_of_degree, readout_words
 from ..progress import progress
 from ..symbolic.derivative_kernels import local_algebra
 from .pairwise import lowered
-from .readout import OUTPUTS, _PlanBuilder
+from .readout import OUTPUTS, _PlanBuilder, released_after
 
 PLANNED_SIZES = {"point": 200, "test": 10}
 """The index sizes the paths are planned for (the first order's use: hundreds of points, a few test points)."""
@@ -249,11 +249,7 @@ class FactoredPlan:
                 last[k + self.first_step] = last.get(k + self.first_step, t)  # a node no step uses: after itself
                 for node, _ in self.inputs(k)[0]:
                     last[node] = t
-        released: list[list[int]] = [[] for _ in self.schedule]
-        for node, t in last.items():
-            if node >= self.first_step:
-                released[t].append(node)
-        return tuple(tuple(nodes) for nodes in released)
+        return released_after(last, self.first_step, len(self.schedule))
 
     def as_arrays(self) -> dict[str, np.ndarray]:
         """Steps and results as arrays (the disk cache's form; the operands follow from the networks)."""

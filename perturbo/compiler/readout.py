@@ -142,6 +142,16 @@ OUTPUTS = ("z", "zm", "zs")
 """The read-outs ``z``, ``z m_x``, ``z (C_xx' + m_x m_x')``, in the order the plan numbers them."""
 
 
+def released_after(last: Mapping[int, int], first_step: int, count: int) -> tuple[tuple[int, ...], ...]:
+    """For each position ``0 .. count - 1`` of a plan's run, the step nodes (from ``first_step``) whose last use
+    (``last``: node -> position) it is."""
+    released: list[list[int]] = [[] for _ in range(count)]
+    for node, k in last.items():
+        if node >= first_step:
+            released[k].append(node)
+    return tuple(tuple(nodes) for nodes in released)
+
+
 @dataclass(frozen=True)
 class ReadoutPlan:
     """The dense read-out as plain data: pairwise contraction steps, each computed once however many contractions
@@ -182,11 +192,7 @@ class ReadoutPlan:
             last[right] = k
         for k in range(len(self.steps)):  # a node no step uses is released once its outputs are added
             last.setdefault(self.first_step + k, k)
-        released: list[list[int]] = [[] for _ in self.steps]
-        for node, k in last.items():
-            if node >= self.first_step:
-                released[k].append(node)
-        return tuple(tuple(nodes) for nodes in released)
+        return released_after(last, self.first_step, len(self.steps))
 
     def as_arrays(self) -> dict[str, np.ndarray]:
         """The steps and outputs as arrays (the operands and cumulants follow from the networks)."""
