@@ -31,13 +31,10 @@ def assert_corrections_equal(a: np.ndarray, b: np.ndarray) -> None:
     assert np.max(np.abs(a[1:] - b[1:])) <= tolerance
 
 
-LOWERINGS = [
-    pytest.param(lowering, degree, id=f"{lowering}-{degree}",
-                 marks=pytest.mark.slow if lowering == "factored" and degree in (3, 4, 6, 7, 8) else ())
-    for lowering in ("factored", "dense") for degree in sorted(SHAPINGS)
-]
-"""The factored module of degree 6-8 takes 2-3 minutes to generate cold, of degree 3-4 about a minute: slow (the
-default suite's time); degrees 1, 2 and 5 (which failed) stay in it."""
+LOWERINGS = [pytest.param(lowering, degree, id=f"{lowering}-{degree}")
+             for lowering in ("factored", "dense") for degree in sorted(SHAPINGS)]
+"""Every degree in the default suite: the factored plans of degrees 3-8 take about a minute cold in all (they took
+2-3 minutes each as generated modules, and were slow tests then)."""
 
 
 @pytest.mark.parametrize("beta", [2.0, math.inf], ids=["beta2", "zeroT"])
