@@ -29,7 +29,8 @@ from .activation import power_coefficients, t
 from .compiler.copy_cumulants import CopyCumulants
 from .compiler.layer_maps import VARIABLES
 from .compiler.program import program
-from .compiler.readout import End, ReadoutNetwork, Run, readout_networks
+from .compiler.readout import ReadoutNetwork, readout_networks
+from .ir.networks import End, Run
 from .compiler.transfer import Noise, Term, Weight
 
 OUTPUTS = {"z": "E[z]", "zm": "E[z m_x]", "zs": "E[z (C_xx' + m_x m_x')]"}
@@ -78,7 +79,7 @@ def _network_json(net: ReadoutNetwork) -> dict:
         elif isinstance(op, End):
             operands.append({"kind": "end", "end": op.end, "letters": "".join(op.letters), "indices": list(idx)})
         else:
-            left, letters, right = op.word
+            left, letters, right = op.left, op.letters, op.right
             operands.append({"kind": "closed", "word": [left, "".join(letters), right], "indices": list(idx)})
     return {"coefficient": str(net.coefficient), "operands": operands, "slots": [list(s) for s in net.slots],
             "free": list(net.free)}
@@ -124,7 +125,7 @@ def _network_latex(net: ReadoutNetwork) -> str:
             head = "y^\\top" if op.end == "y" else f"e_{{{_indices(idx[:1])}}}^\\top"
             parts.append(f"({head} {''.join(op.letters)})_{{{_indices(idx[-1:])}}}")
         else:
-            left, letters, right = op.word
+            left, letters, right = op.left, op.letters, op.right
             body = "".join(letters) or "I"
             ends = {"y": "y", "x": "e_X", "x'": "e_Y"}
             parts.append(rf"\operatorname{{tr}}({body})" if left == "tr" else f"{ends[left]}^\\top {body}\\, {ends[right]}")

@@ -72,7 +72,7 @@ def test_every_pass_keeps_the_value_of_every_network(activation):
     assert len(forms["networks"]["zs"]) > 500
     for name, rows in (("paths", 1), ("stars", 1), ("slicing", 1), ("slicing", 2), ("slicing", 7)):
         shapes = [np.zeros_like(e) for e in expected]
-        run_networks(forms[name], operands, shapes, block_rows=rows)
+        run_networks(forms[name], operands, {}, shapes, block_rows=rows)
         for value, exact in zip(shapes, expected):
             assert np.max(np.abs(value - exact)) <= 1e-12 * np.max(np.abs(exact)), (name, rows)
 

@@ -27,14 +27,14 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from ..ir.networks import Closed, End, Hadamard, Kernel, MeanShift, OperandKey, Run, cross_orders
+from ..ir.networks import Hadamard, Kernel, MeanShift, OperandKey, cross_orders
 from ..problem import Moments, Problem
 from ..runtime.gp_posterior import gp_predict
 from ..runtime.local_map import LocalPolynomial, local_polynomial
 from ..symbolic.derivative_kernels import local_algebra
 from ..symbolic.mean_map import S_aa, S_ab, S_bb
 from .factored_plan import FactoredPlan, factored_plans
-from .readout import OUTPUTS
+from .readout import OUTPUTS, ReadoutOperands
 
 BLOCK_ROWS = 6
 """A sliced loop takes ``BLOCK_ROWS`` values of its index at a time: the fastest on this machine at ``M = 60`` to
@@ -147,45 +147,14 @@ def _half_hessian(algebra: Mapping[str, np.ndarray], V: np.ndarray) -> np.ndarra
     return 0.5 * sum((1 if k == l else 2) * algebra["H"][i] * V[:, :, k, l] for i, (k, l) in enumerate(keys))
 
 
-class NetworkOperands:
-    """The arrays of the networks' operands (``ir.networks`` keys): products of ``K`` and ``A`` and end vectors,
-    computed on first use and kept for every layer, and the current layer's kernels (``layer``)."""
-
-    def __init__(self, K: np.ndarray, A: np.ndarray, y: np.ndarray, n_train: int) -> None:
-        self.base = {"K": K, "A": A}
-        self.identity = np.eye(len(K))
-        self.ends = {"y": y, "x": self.identity[n_train:]}
-        self.layer: dict[OperandKey, np.ndarray | float] = {}
-        self._kept: dict[OperandKey, np.ndarray] = {}
-
-    def _product(self, start: np.ndarray, letters: tuple[str, ...]) -> np.ndarray:
-        for letter in letters:
-            start = start @ self.base[letter]
-        return start
-
-    def __getitem__(self, key: OperandKey) -> np.ndarray:
-        if isinstance(key, Kernel | Hadamard | MeanShift):
-            return self.layer[key]
-        if key not in self._kept:
-            if isinstance(key, Run):
-                value = self._product(self.identity, key.letters)
-            elif isinstance(key, End):
-                value = self._product(self.ends[key.end], key.letters)
-            elif isinstance(key, Closed) and key.left == "tr":
-                value = np.trace(self._product(self.identity, key.letters))
-            else:
-                value = self._product(self.ends[key.left], key.letters) @ self.ends[key.right].T
-            self._kept[key] = value
-        return self._kept[key]
-
-
-def run_networks(plan: FactoredPlan, operands: NetworkOperands, totals: Sequence[np.ndarray],
-                 block_rows: int = BLOCK_ROWS) -> None:
+def run_networks(plan: FactoredPlan, operands: ReadoutOperands, layer: Mapping[OperandKey, np.ndarray],
+                 totals: Sequence[np.ndarray], block_rows: int = BLOCK_ROWS) -> None:
     """Add ``coefficient * node`` to ``totals[output]`` for the plan's results: steps and sliced loops in the
-    plan's schedule, each node freed after its last use."""
+    plan's schedule, each node freed after its last use. The operands are the read-out's (``ReadoutOperands``:
+    products of ``K`` and ``A``, end vectors, closed words) and the layer's kernels (``layer``)."""
     values: dict[int, object] = {}
     for k, key in enumerate(plan.operands):
-        value = operands[key]
+        value = layer[key] if key in layer else operands[key]
         values[k] = value if plan.axes[k] or np.ndim(value) == 0 else value[0, 0]  # a constant matrix as a scalar
     first, calls = plan.first_step, plan.calls
     for (kind, x), results, released in plan.instructions:
@@ -240,11 +209,7 @@ def first_order_terms(phi: sp.Expr, sigma_w2: sp.Expr, kernels: Sequence[np.ndar
     K_L = kernels[-1]
     M, P = len(K_L), n_train
     T = M - P
-    A = np.zeros((M, M))
-    A[:P, :P] = np.linalg.inv(K_L[:P, :P] + sigma2 * np.eye(P))
-    y_padded = np.zeros(M)
-    y_padded[:P] = y
-    operands = NetworkOperands(K_L, A, y_padded, P)
+    operands = ReadoutOperands(K_L, P, y, sigma2)
     plans = factored_plans(phi, sigma_w2, tested=T > 0)
     shapes = {"z": (), "zm": (T,), "zs": (T, T)}
     outputs = OUTPUTS if T else ("z",)
@@ -267,14 +232,13 @@ def first_order_terms(phi: sp.Expr, sigma_w2: sp.Expr, kernels: Sequence[np.ndar
         K = kernels[layer - 1]
         algebra = algebra_of.at(K)  # recomputed (O(M^2)) rather than kept for all layers
         layer_terms = [np.zeros(shapes[name]) for name in OUTPUTS]
-        operands.layer = {Kernel(i, j): g for (i, j), g in derivative_kernels(algebra, W, U).items()}
-        operands.layer |= {Hadamard(n): K**n / math.factorial(n) for n in range(1, 2 * max_derivative + 1)}
-        run_networks(plans["quadratic"], operands, layer_terms, block_rows)
+        pulled_back = {Kernel(i, j): g for (i, j), g in derivative_kernels(algebra, W, U).items()}
+        pulled_back |= {Hadamard(n): K**n / math.factorial(n) for n in range(1, 2 * max_derivative + 1)}
+        run_networks(plans["quadratic"], operands, pulled_back, layer_terms, block_rows)
         for total, term in zip(terms, layer_terms):
             total += term / widths[layer - 1]
         W, U = W * algebra["F"], W * algebra["E"] + U * np.diagonal(algebra["F"])[:, None]
-    operands.layer = {MeanShift(): mu}
-    run_networks(plans["linear"], operands, terms, block_rows)
+    run_networks(plans["linear"], operands, {MeanShift(): mu}, terms, block_rows)
     return {name: terms[OUTPUTS.index(name)] for name in outputs}
 
 

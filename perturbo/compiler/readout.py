@@ -8,7 +8,10 @@ each), and the ``D``-free runs between and around them are typed operands:
     Run(letters)           the matrix product of ``A`` and ``K`` (``()`` is the identity),
     End(end, letters)      the row ``end^T run``: ``y^T A K ...`` (a vector), or for a test end
                            ``e_x^T K A ...`` (a ``T x M`` matrix whose first index is the test point),
-    Closed(word)           a word without ``D``: ``tr(run)`` or ``end^T run end'``.
+    Closed(left, letters, right)
+                           a word without ``D``: ``tr(run)`` or ``end^T run end'``
+
+(the operand keys of ``ir.networks``: the first order's networks use the same ones).
 
 ``A`` is the training-block inverse ``(K_DD + sigma2 I)^{-1}`` padded with zeros and ``K`` the
 last layer's kernel on all ``M`` points. Free indices ``X`` and ``Y`` are the two test ends.
@@ -30,28 +33,13 @@ from pathlib import Path
 import numpy as np
 import opt_einsum
 
+from ..ir.networks import Closed, End, Run
 from ..ir.words import OUTPUT_ENDS, Monomial, Word, part_of_degree, readout_words
 from ..ir.words import runs as word_runs
 from .transfer import lowest_row, set_partitions
 
 FREE_INDEX = {"x": "X", "x'": "Y"}
 """The free index of each test end."""
-
-
-@dataclass(frozen=True)
-class Run:
-    letters: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class End:
-    end: str
-    letters: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Closed:
-    word: Word
 
 
 Operand = Run | End | Closed
@@ -75,7 +63,7 @@ def _word_network(word: Word, fresh: Iterator[str]) -> tuple[list[Indexed], list
     n = len(runs) - 1
     if n == 0:
         free = tuple(FREE_INDEX[e] for e in (left, right) if e in FREE_INDEX)
-        return [(Closed(word), free)], []
+        return [(Closed(*word), free)], []
     idx = [next(fresh) for _ in range(2 * n)]
     slots = [(idx[2 * k], idx[2 * k + 1]) for k in range(n)]
     if left == "tr":
@@ -379,7 +367,7 @@ class ReadoutOperands:
             return self._product(self.identity, operand.letters)
         if isinstance(operand, End):
             return self._product(self.ends[operand.end], operand.letters)
-        left, letters, right = operand.word
+        left, letters, right = operand.left, operand.letters, operand.right
         if left == "tr":
             return self._trace(letters)
         return self._product(self.ends[left], letters) @ self.ends[right].T

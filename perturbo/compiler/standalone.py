@@ -33,6 +33,7 @@ import sympy as sp
 
 from .._version import __version__
 from ..activation import power_coefficients, t
+from ..ir import networks
 from ..problem import Moments
 from ..runtime import gp_posterior, local_map, series
 from ..runtime.kernel_flow import input_kernel
@@ -54,7 +55,8 @@ RUNTIME: tuple[Callable | type, ...] = (
     fused_transfer.ProductTable, fused_transfer.run_products, fused_transfer.LayerArrays,
     fused_transfer._canonical_entries, fused_transfer.run_table, fused_transfer.CompiledTransfer,
     dense.layer_arguments, dense.transfer_layer, cost.dense_memory,
-    readout.Run, readout.End, readout.Closed, readout.ReadoutNetwork, readout.ReadoutOperands, readout.released_after,
+    networks._field_names, networks.OperandKey, networks.Run, networks.End, networks.Closed,
+    readout.ReadoutNetwork, readout.ReadoutOperands, readout.released_after,
     readout.ReadoutPlan, readout.plan_from_arrays, runtime_terms.readout_degree_zero, runtime_terms.run_plan,
     series.multiply, series.divide, series.log, Moments,
     gp_posterior.noise_variance, gp_posterior.cholesky_of_training_kernel, gp_posterior.check_condition,
@@ -88,7 +90,7 @@ import itertools
 import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from functools import cached_property, lru_cache
 from types import SimpleNamespace

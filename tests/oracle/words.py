@@ -12,7 +12,8 @@ from functools import lru_cache
 import numpy as np
 
 from perturbo.problem import Moments, Problem
-from perturbo.compiler.readout import Closed, ReadoutOperands
+from perturbo.compiler.readout import ReadoutOperands
+from perturbo.ir.networks import Closed
 from perturbo.compiler.scale import linear_slope
 
 from .word_algebra import Transfer
@@ -47,7 +48,7 @@ def word_moments(problem: Problem) -> Moments:
             if not np.any(state[k]):
                 continue
             words = transfer.monomials[k]
-            arrays = [operands[Closed(word)] for word in words]
+            arrays = [operands[Closed(*word)] for word in words]
             subscripts = ",".join("".join({"x": "X", "x'": "Y"}[e] for e in (w[0], w[2]) if e in ("x", "x'")) for w in words)
             value = np.einsum(subscripts + "->" + free, *arrays) if arrays else np.asarray(1.0)
             total += np.multiply.outer(state[k], value)
