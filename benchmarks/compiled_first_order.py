@@ -142,7 +142,8 @@ def against_baseline(commit: str, cases: list[tuple[str, int, int]]) -> dict:
                 difference = max(float(np.max(np.abs(np.subtract(now["terms"][k], before["terms"][k])))
                                        / np.max(np.abs(before["terms"][k]))) for k in now["terms"])
                 key = f"{'cubic' if activation == 'cubic' else 'degree 7'} L={depth} P={P}"
-                out[key] = {"now": now["seconds"], "baseline": before["seconds"], "ratio": now["seconds"] / before["seconds"],
+                out[key] = {"now": now["seconds"], "baseline": before["seconds"],
+                            "ratio": now["seconds"] / before["seconds"],
                             "maxrss_MB": [now["maxrss_MB"], before["maxrss_MB"]], "relative_difference": difference}
                 print(f"  {key}: now {now['seconds']:.3g} s, {commit} {before['seconds']:.3g} s "
                       f"(now/before {now['seconds'] / before['seconds']:.2f}), RSS {now['maxrss_MB']:.0f} / "

@@ -129,6 +129,7 @@ STEPS = [
     "xab,xbc->xac", "xab,bcx->acx",  # a batch index
     "ab,ab->ab", "ab,ba->ab", "a,b->ab", "ab,c->cab", "ab,bc->abc",  # no summed index: broadcasts
     "ab->ba", "abc->ca", "ab->", "aa->a", "ab,aab->b",  # one array, repeated indices (einsum)
+    ",ab->ab", "ab,->ba", ",ab->a", ",->", "a,->a",  # a scalar operand (a closed word: a Python float)
 ]
 
 
@@ -138,10 +139,11 @@ def test_lowered_steps_equal_einsum(subscripts):
     and the same written into scratch memory."""
     rng = np.random.default_rng(0)
     size = dict(zip("abcdx", (3, 4, 5, 2, 6)))
-    arrays = [rng.normal(size=[size[c] for c in s]) for s in subscripts.split("->")[0].split(",")]
+    arrays = [rng.normal(size=[size[c] for c in s]) if s else float(rng.normal())
+              for s in subscripts.split("->")[0].split(",")]
     expected = np.einsum(subscripts, *arrays)
     assert np.allclose(lowered(subscripts)(*arrays), expected, rtol=1e-13, atol=1e-14)
-    scratch = np.full(math.prod(expected.shape) + 3, np.nan)
+    scratch = np.full(math.prod(np.shape(expected)) + 3, np.nan)
     assert np.allclose(lowered(subscripts)(*arrays, scratch=scratch), expected, rtol=1e-13, atol=1e-14)
 
 

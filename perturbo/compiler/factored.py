@@ -88,7 +88,8 @@ def layer_algebra(phi: sp.Expr, sigma_w2: sp.Expr) -> LayerAlgebra:
     return LayerAlgebra(phi, sigma_w2)
 
 
-def derivative_kernels(algebra: Mapping[str, object], W: np.ndarray, U: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+def derivative_kernels(algebra: Mapping[str, object], W: np.ndarray,
+                       U: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
     """``Ghat^(i,j)`` of the module docstring, for every ``(i, j)`` that can be non-zero."""
     kernels = {key: W * G for key, G in algebra["G"].items()}
     for i, phi2 in algebra["Phi2"].items():

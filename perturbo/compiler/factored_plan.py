@@ -274,7 +274,7 @@ def path_pass(networks: Mapping[str, Sequence[Network]]) -> FactoredPlan:
     ``PLANNED_SIZES``, equal steps once; equal networks add their coefficients."""
     operands, axes = _leaves([net for nets in networks.values() for net in nets])
     leaf = {key: k for k, key in enumerate(operands)}
-    optimizer = opt_einsum.paths.DynamicProgramming(minimize="flops")  # (with outer products: the same plans, 3x slower)
+    optimizer = opt_einsum.paths.DynamicProgramming(minimize="flops")  # (with outer products: same plans, 3x slower)
     builder = _PlanBuilder(len(operands), PLANNED_SIZES, optimizer)
     totals: dict[tuple[int, int], float] = {}
     for output, nets in networks.items():

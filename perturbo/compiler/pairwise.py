@@ -1,13 +1,14 @@
 """One pairwise contraction step, lowered once from its subscripts to the NumPy call that does it fastest.
 
-A plan's step is ``einsum(subscripts, x[, y])`` on at most two arrays. Dispatching ``einsum`` costs about 20 us a
-call, and thousands of steps a layer are small, so each distinct subscripts string is lowered once (``lowered``):
+A plan's step (the dense read-out's, ``readout.ReadoutPlan``; the factored first order's, ``factored_plan``) is
+``einsum(subscripts, x[, y])`` on at most two arrays. Dispatching ``einsum`` costs about 20 us a call, and thousands
+of steps a layer are small, so each distinct subscripts string is lowered once (``lowered``):
 
 - a product summing shared indices is a ``matmul``: ``x`` permuted to ``(batch, free, summed)``, ``y`` to
   ``(batch, summed, free)``, reshaped, multiplied (BLAS) and read back; a plain ``x @ y`` on (transposed) views
   when there is no batch and at most one free index each;
 - a product without a summed index (elementwise, outer) is a broadcast ``*``;
-- a step on one array is a ``sum`` and a ``transpose``;
+- a step on one array is a ``sum`` and a ``transpose``, and a scalar times an array a product with one;
 - anything else (a repeated index, an index summed inside one operand) stays ``einsum``.
 
 Every function takes an optional ``scratch``, a flat float array at least as long as its result, to write the
@@ -108,6 +109,11 @@ def lowered(subscripts: str) -> Callable:
     if len(operands) == 1:
         return _one_array(operands[0], out, subscripts)
     a, b = operands
+    if not a or not b:  # a scalar (a closed word is a Python float) scales the other operand, summed and transposed
+        rest = _one_array(b or a, out, f"{b or a}->{out}")
+        if not a:
+            return lambda x, y, scratch=None: x * rest(y)
+        return lambda x, y, scratch=None: rest(x) * y
     repeated = any(len(set(s)) != len(s) for s in (a, b, out))
     summed_alone = (set(a) - set(b) - set(out)) or (set(b) - set(a) - set(out))
     if repeated or summed_alone:

@@ -20,6 +20,7 @@ import opt_einsum
 
 from ..problem import Moments
 from .layer_maps import propagate
+from .pairwise import lowered
 from .readout import (OUTPUTS, ReadoutNetwork, ReadoutOperands, ReadoutPlan, cumulant_partitions, power_rows,
                       readout_networks)
 from .transfer import Noise, State, Term, Weight, lowest_row
@@ -296,8 +297,7 @@ def run_plan(plan: ReadoutPlan, operands: ReadoutOperands, state: Mapping[int, n
              out: Mapping[str, np.ndarray]) -> None:
     """Add ``coefficient * node`` to ``out[output][row]`` for the plan's results, computing each step once and
     keeping its array only until its last use. A cumulant row that is zero makes every step it enters zero (skipped).
-    Steps on arrays from ``BLAS_FROM_ENTRIES`` entries take NumPy's optimised ``einsum`` (BLAS where a step is a
-    matrix product)."""
+    Each step runs as lowered once from its subscripts (``pairwise.lowered``: BLAS where it is a matrix product)."""
     totals = [out[name] for name in OUTPUTS]
     values: list = [operands[op] for op in plan.operands]
     for s, row in plan.cumulants:
@@ -308,9 +308,9 @@ def run_plan(plan: ReadoutPlan, operands: ReadoutOperands, state: Mapping[int, n
         if a is None or (right >= 0 and b is None):
             value = None
         elif right < 0:
-            value = np.einsum(subscripts, a)
+            value = lowered(subscripts)(a)
         else:
-            value = np.einsum(subscripts, a, b, optimize=max(np.size(a), np.size(b)) >= BLAS_FROM_ENTRIES)
+            value = lowered(subscripts)(a, b)
         values.append(value)
         if value is not None:
             for output, row, coefficient in plan.results_at.get(plan.first_step + k, ()):

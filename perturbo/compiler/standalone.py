@@ -38,7 +38,7 @@ from ..problem import Moments
 from ..runtime import gp_posterior, local_map, series
 from ..runtime.kernel_flow import input_kernel
 from ..symbolic.mean_map import S_aa, S_ab, S_bb, mean_map_expr
-from . import copy_cumulants, cost, dense, fused_transfer, layer_maps, readout, runtime_terms, transfer, wick
+from . import copy_cumulants, cost, dense, fused_transfer, layer_maps, pairwise, readout, runtime_terms, transfer, wick
 from .program import Program, program
 
 LAM = sp.Symbol("lam", positive=True)
@@ -57,7 +57,8 @@ RUNTIME: tuple[Callable | type, ...] = (
     dense.layer_arguments, dense.transfer_layer, cost.dense_memory,
     networks._field_names, networks.OperandKey, networks.Run, networks.End, networks.Closed,
     readout.ReadoutNetwork, readout.ReadoutOperands, readout.released_after,
-    readout.ReadoutPlan, readout.plan_from_arrays, runtime_terms.readout_degree_zero, runtime_terms.run_plan,
+    readout.ReadoutPlan, readout.plan_from_arrays, pairwise._identity, pairwise._into, pairwise._one_array,
+    pairwise._broadcast, pairwise._matmul, pairwise.lowered, runtime_terms.readout_degree_zero, runtime_terms.run_plan,
     series.multiply, series.divide, series.log, Moments,
     gp_posterior.noise_variance, gp_posterior.cholesky_of_training_kernel, gp_posterior.check_condition,
     gp_posterior.gaussian_log_density, gp_posterior.gp_log_evidence, gp_posterior.gp_predict,
