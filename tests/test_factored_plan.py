@@ -152,3 +152,15 @@ def test_order_one_stages_hold_the_factored_plan_by_pass():
     assert list(forms) == ["networks", "paths", "stars", "slicing"]
     assert forms["stars"].operands == forms["paths"].operands and forms["slicing"].steps == forms["stars"].steps
     assert "factored" not in program(CUBIC, 2).stages()
+
+
+def test_a_schedule_never_drops_a_step():
+    """A loop that needs a step that needs the loop cannot be ordered: the plan says so instead of running without
+    those steps (the slicing pass must never make one; this one is made by hand)."""
+    from perturbo.compiler.factored_plan import FactoredPlan, SlicedLoop
+
+    cycle = SlicedLoop(axis={}, steps=(0, 2), letters={0: "a", 2: "a"}, exits={0: 0, 2: 0}, length=(0, 0))
+    plan = FactoredPlan((Hadamard(1),), ("MM",), ((0, -1, "ab->ab"), (1, -1, "ab->ab"), (2, 0, "ab,bc->abc")), (),
+                        (cycle,))
+    with pytest.raises(RuntimeError, match="cycle"):
+        plan.schedule

@@ -238,6 +238,9 @@ class FactoredPlan:
                 waiting[user] -= 1
                 if not waiting[user]:
                     heapq.heappush(ready, (first(user), user))
+        if len(order) != len(items):  # a loop needing a step that needs the loop: the slicing pass must not do that
+            raise RuntimeError(f"the plan's sliced loops depend on each other in a cycle ({len(items) - len(order)} "
+                               "items unscheduled): a bug in factored_plan.slicing_pass")
         return tuple(order)
 
     @cached_property
