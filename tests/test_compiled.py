@@ -78,8 +78,7 @@ def test_readout_words_reproduce_the_hand_expansion_of_z():
     assert sorted(map(float, z2.values())) == sorted([-0.5, 0.25, 0.125, -0.25, 0.125])
 
 
-@pytest.mark.parametrize("activation", ["t - 0.6*t**3",
-                                        pytest.param("t + 0.5*t**2 - 0.3*t**3", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("activation", ["t - 0.6*t**3", "t + 0.5*t**2 - 0.3*t**3"])
 def test_sliced_loops_in_several_blocks(activation):
     """Blocks of the sliced index of 1 and of 4 rows (on 6 points: the last block shorter) give the one-block answer."""
     net = ShapedMLP(depth=3, width=40, activation=activation)
