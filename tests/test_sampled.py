@@ -13,11 +13,13 @@ from perturbo.compiler import moments as compiled
 from perturbo.problem import Problem
 from perturbo.runtime.gp_posterior import noise_variance
 from perturbo.sampled import estimator
-from perturbo.sampled.jets import Box, Jet, cholesky
-from perturbo.sampled.pattern_values import Readout
+from perturbo.sampled.jets import Box, Jet
+from perturbo.sampled.log_det import log_det, trace_plan
+from perturbo.sampled.pattern_values import Readout, SampledNetwork
 from perturbo.sampled.patterns import patterns
 
 from .datasets import make_data
+from .oracle.cauchy import gaussian_process_readout, taylor_coefficient
 
 
 def test_patterns_of_two_layers_at_order_two():
@@ -37,47 +39,82 @@ def _random_jet(box: Box, shape: tuple[int, ...], rng) -> Jet:
     return Jet(box, {alpha: rng.normal(size=shape) for alpha in box.indices[1:]})
 
 
-def test_cholesky_jet_squares_to_the_matrix_jet():
+@pytest.mark.parametrize("top", [(2, 1), (3,), (2, 2)])
+def test_factor_jet_squares_to_the_kernel_jet(top):
+    """``u = F(S) g`` (``SampledNetwork.draw``) for the columns of ``g = I`` is the factor itself: ``F F^T = S`` to
+    every order of the box, and ``F(K) = C_0``."""
     rng = np.random.default_rng(0)
-    box = Box((2, 1))
+    box = Box(top)
     G = rng.normal(size=(5, 5))
     K = G @ G.T + 5 * np.eye(5)
-    E = _random_jet(box, (5, 5), rng).map(lambda e: e + e.T)
-    S = E + K
-    C0 = np.linalg.cholesky(K)
-    C = cholesky(S, C0, np.linalg.inv(C0))
-    square = C.times(C, lambda a, b: a @ b.T)
+    S = _random_jet(box, (5, 5), rng).map(lambda e: e + e.T) + K
+    network = SampledNetwork(ShapedMLP(2, 10, psi=-0.6).activation.phi, sp.Rational(1), [K, K],
+                             Readout.at(K, 5, np.ones(5), 0.5))
+    F = network.draw(S, 0, np.eye(5)).map(lambda u: u.T)  # draw d is column d of F
+    square = F.times(F, lambda a, b: a @ b.T)
     for alpha in box.indices:
-        assert np.allclose(square[alpha], S[alpha], atol=1e-12)
-        assert np.allclose(np.triu(C[alpha], 1), 0.0)
+        assert np.allclose(square[alpha], S[alpha], atol=1e-11)
+    assert np.allclose(F.value, np.linalg.cholesky(K))
 
 
+def _symmetric_jet(box: Box, shape: tuple[int, ...], rng, absent: tuple = ()) -> dict:
+    return {alpha: 0.3 * (lambda a: a + np.swapaxes(a, -1, -2))(rng.normal(size=shape))
+            for alpha in box.indices[1:] if alpha not in absent}
+
+
+def _at(E: dict, delta: np.ndarray, draw: int) -> np.ndarray:
+    """``sum_alpha delta^alpha E_alpha`` for one draw."""
+    return sum(np.prod(delta ** np.array(alpha)) * e[draw] for alpha, e in E.items())
+
+
+@pytest.mark.parametrize("top, absent", [((2,), ()), ((3,), ()), ((2, 2), ()), ((2, 2), ((0, 1), (1, 1))),
+                                         ((2, 1, 1), ((1, 0, 0),))])
 @pytest.mark.parametrize("sigma2", [0.5, 0.0])
-def test_readout_jet_against_the_direct_read_out(sigma2):
-    """The delta^2 coefficient of z, z m and z (C + m m) for S = K + delta E1 + delta^2 E2, by central differences."""
+def test_readout_jet_against_the_cauchy_integral_of_the_dense_read_out(top, absent, sigma2):
+    """The ``delta^top`` coefficient of ``z``, ``z m``, ``z (C + m m^T)`` for ``S = K + sum_alpha delta^alpha E_alpha``
+    (two draws at once, some coefficients absent, two test points) against the discrete Cauchy integral of the
+    dense read-out at complex ``delta`` (``oracle.cauchy``; its error is below 1e-11 here)."""
     rng = np.random.default_rng(1)
     P, M = 3, 5
     G = rng.normal(size=(M, M))
     K = G @ G.T + np.eye(M)
     y = rng.normal(size=P)
-    E1, E2 = (0.3 * (a + a.T) for a in rng.normal(size=(2, M, M)))
-    readout = Readout.at(K, P, y, sigma2)
-    box = Box((2,))
-    z, zm, zs = readout.values(Jet(box, {(1,): E1, (2,): E2}))
+    box = Box(top)
+    E = _symmetric_jet(box, (2, M, M), rng, absent)
+    z, zm, zs = Readout.at(K, P, y, sigma2).values(Jet(box, E))
+    for draw in range(2):
+        expected = taylor_coefficient(lambda d: gaussian_process_readout(K, _at(E, d, draw), P, y, sigma2), top)
+        assert np.allclose(np.concatenate([[z[draw]], zm[draw], zs[draw].ravel()]), expected, rtol=1e-8, atol=1e-9)
 
-    def direct(d: float) -> np.ndarray:
-        S = K + d * E1 + d * d * E2
-        noisy = S[:P, :P] + sigma2 * np.eye(P)
-        base = K[:P, :P] + sigma2 * np.eye(P)
-        log_z = -0.5 * (np.linalg.slogdet(noisy)[1] - np.linalg.slogdet(base)[1]
-                        + y @ np.linalg.solve(noisy, y) - y @ np.linalg.solve(base, y))
-        mean = S[P:, :P] @ np.linalg.solve(noisy, y)
-        cov = S[P:, P:] - S[P:, :P] @ np.linalg.solve(noisy, S[:P, P:])
-        return np.exp(log_z) * np.concatenate([[1.0], mean, (cov + np.outer(mean, mean)).ravel()])
 
-    h = 1e-3
-    second = (direct(h) - 2 * direct(0.0) + direct(-h)) / (2 * h * h)
-    assert np.allclose(np.concatenate([[z], zm, zs.ravel()]), second, rtol=1e-5, atol=1e-6)
+@pytest.mark.parametrize("top", [(4,), (3, 2), (2, 2, 2)])
+def test_log_det_jet_against_the_cauchy_integral(top):
+    """Every coefficient of ``log det(I + A E)`` from the trace plan (up to six factors a trace at ``(2, 2, 2)``)."""
+    rng = np.random.default_rng(4)
+    P = 4
+    G = rng.normal(size=(P, P))
+    A = np.linalg.inv(G @ G.T + np.eye(P))
+    box = Box(top)
+    E = _symmetric_jet(box, (1, P, P), rng)
+    planned = log_det(A, Jet(box, E))
+    for alpha in box.indices[1:]:
+        expected = taylor_coefficient(lambda d: np.log(np.linalg.det(np.eye(P) + A @ _at(E, d, 0))), alpha)
+        assert np.allclose(planned[alpha], expected, rtol=1e-8, atol=1e-9), alpha
+
+
+def test_log_det_plan_forms_few_products():
+    """Two copies of size 2 (box ``(2, 2)``), every coefficient present: the seven ``A E_beta`` below the top and three
+    chains of two factors, 10 ``P^3`` products where the powers ``B^2`` to degree 3 took 20; each chain is formed
+    after its prefix and its last factor, and every trace reads formed chains."""
+    box = Box((2, 2))
+    plan = trace_plan(box.top, tuple(box.indices[1:]))
+    assert sorted(len(c) for c in plan.chains) == [1] * 7 + [2] * 3
+    assert ((2, 2),) not in plan.chains
+    for position, chain in enumerate(plan.chains):
+        if len(chain) > 1:
+            assert {chain[:-1], chain[-1:]} <= set(plan.chains[:position])
+    assert all({X, Y} <= set(plan.chains) for _, _, X, Y in plan.traces)
+    assert set(plan.linear) == set(box.indices[1:])
 
 
 def _problem(net: ShapedMLP, X_all: np.ndarray, P: int, y: np.ndarray, beta: float, order: int) -> Problem:
@@ -114,6 +151,21 @@ def test_plain_estimator_agrees_with_the_exact_terms(kind, beta):
     assert sampled.sum() == 2 * (1 + 1 + 1)  # terms 1 and 2 of z, z m, z (C + m m)
     assert np.all(np.abs(value - exact)[sampled] < 4 * se[sampled])
     assert np.allclose(value[~sampled], exact[~sampled])  # row 0: the Gaussian process
+
+
+def test_a_singular_first_kernel_is_drawn_with_its_eigenvector_factor():
+    """``P + T > N0``: ``K_0`` is singular, so the copies at layer 1 use an eigenvector factor (no ``K_0^-1``, no jet),
+    and later copies the factor's series in ``K_l^-1`` (``SampledNetwork.draw``). Orders 1-2 within 4 standard
+    errors of the exact terms."""
+    X, y, X_test = make_data(P=5, N0=4, T=1, seed=9)
+    net = ShapedMLP(6, [40, 60, 50, 80, 70, 40], psi=-0.6)
+    problem = _problem(net, np.vstack([X, X_test]), 5, y, 4.0, 2)
+    assert np.linalg.matrix_rank(problem.kernels[0]) == 4
+    exact = _flat(compiled(problem))
+    value, se = estimator.sampled_series(problem, 2000, 0, control=False, show_progress=False).statistic(_flat)
+    sampled = se > 0
+    assert sampled.sum() == 2 * (1 + 1 + 1)
+    assert np.all(np.abs(value - exact)[sampled] < 4 * se[sampled])
 
 
 @pytest.mark.parametrize("beta", [4.0, math.inf])
@@ -252,11 +304,11 @@ def _mean_map_by_jet_algebra(weights: dict, K_next: np.ndarray, S: Jet) -> Jet:
 
 
 @pytest.mark.parametrize("activation, top", [("-0.2*t**3", (2, 2)), ("0.5*t**2 - 0.3*t**3", (3,)),
-                                             ("0.02*t**5 + 0.1*t**2", (2, 1, 1))])
+                                             ("0.02*t**5 + 0.1*t**2", (2, 1, 1)), ("t", (2, 2))])
 def test_fused_mean_map_equals_the_jet_algebra(activation, top):
-    """The one-pass kernel (``jets.hadamard_polynomial``) against whole-array jet products, on a sparse jet."""
+    """The one-pass kernel (``jets.hadamard_polynomial``, Horner form) against whole-array jet products, on a sparse
+    jet; ``t`` is the control network's linear map (one ``beta``, no powers of the diagonals)."""
     from perturbo.compiler.layer_maps import LocalMap
-    from perturbo.sampled.pattern_values import SampledNetwork
 
     rng = np.random.default_rng(7)
     X, y, _ = make_data(P=5, N0=8, T=0, seed=6)

@@ -179,38 +179,17 @@ def trace_of_product(X: Jet, Y: Jet) -> Jet:
     return X.times(Y, lambda a, b: np.einsum("...ij,...ji->...", a, b))
 
 
-def cholesky(S: Jet, factor: np.ndarray, inverse: np.ndarray) -> Jet:
-    """The jet of the lower Cholesky factor ``C(S)``, ``C C^T = S``, from ``C_0 = factor`` and ``C_0^-1``:
-
-        C_alpha = C_0 Phi(C_0^-1 R_alpha C_0^-T),
-        R_alpha = S_alpha - sum_{beta + gamma = alpha; beta, gamma != 0} C_beta C_gamma^T,
-
-    ``Phi`` the lower triangle with the diagonal halved, in order of total degree.
-    """
-    box = S.box
-    C: dict[Index, np.ndarray] = {box.zero: factor}
-    for alpha in box.indices[1:]:
-        R = S.coefficients.get(alpha)
-        for beta, gamma in box.splits[alpha]:
-            if beta != box.zero and gamma != box.zero and beta in C and gamma in C:
-                term = C[beta] @ np.swapaxes(C[gamma], -1, -2)
-                R = -term if R is None else R - term
-        if R is None:
-            continue
-        X = inverse @ R @ inverse.T
-        lower = np.tril(X, -1) + 0.5 * np.einsum("...ii->...i", X)[..., None] * np.eye(len(factor))
-        C[alpha] = factor @ lower
-    return Jet(box, C)
-
-
 @njit(cache=True)
-def _times_rows(x, y, table, out):
-    """``out = x * y`` for two jets without constant term whose coefficients are rows (``(n, M)``; a ``(n, 1)``
-    operand broadcasts), entrywise along the row (``table``: rows ``(i, j, k)``, ``i, j >= 1``)."""
-    out[:, :] = 0.0
+def _add_product(x, low_x, y, low_y, table, degree, out):
+    """``out += x * y`` for the nonconstant parts of two jets whose coefficients are rows (``(n, M)``; an ``(n, 1)``
+    ``x`` is constant along the row), entrywise along the row. ``table``: rows ``(i, j, k)`` with ``i, j >= 1``;
+    rows with ``degree[i] < low_x`` or ``degree[j] < low_y`` are skipped (coefficients known to be zero: a power
+    ``x^p`` starts at degree ``p``)."""
     M = out.shape[1]
     for row in range(table.shape[0]):
         i, j, k = table[row, 0], table[row, 1], table[row, 2]
+        if degree[i] < low_x or degree[j] < low_y:
+            continue
         if x.shape[1] == 1:
             xi = x[i, 0]
             for b in range(M):
@@ -221,56 +200,94 @@ def _times_rows(x, y, table, out):
 
 
 @njit(cache=True)
-def hadamard_polynomial(x, diagonal, weights, exponents, table, out):
+def _add_scaled(x, low_x, constant, out):
+    """``out[k] += x[k] * constant`` for ``k >= 1`` with ``degree >= low_x`` (``low_x`` given as a first row)."""
+    M = out.shape[1]
+    for k in range(low_x, out.shape[0]):
+        if x.shape[1] == 1:
+            for b in range(M):
+                out[k, b] += x[k, 0] * constant[b]
+        else:
+            for b in range(M):
+                out[k, b] += x[k, b] * constant[b]
+
+
+@njit(cache=True)
+def hadamard_polynomial(x, diagonal, weights, exponents, table, degree, out):
     """``out[k] = sum_beta weights[beta] * [x_aa^b1 x_bb^b2 x_ab^b3]_k`` entrywise, for a jet ``x`` without
-    constant term given by its coefficients ``x[k]`` on a support of ``n`` multi-indices (``x[0]``, the constant,
-    is zero), one row ``a`` at a time.
+    constant term given by its coefficients ``x[k]`` on a support of ``n`` multi-indices ordered by total degree
+    (``degree[k]``; ``x[0]``, the constant, is zero), one row ``a`` at a time, in Horner form
+
+        sum_b1 x_aa^b1 sum_b2 x_bb^b2 (sum_b3 c^(b1, b2, b3) x_ab^b3),
+
+    so that each jet product serves every ``beta`` of its group and coefficients known to be zero (below a power's
+    degree) are skipped.
 
     ``x``: ``(n, D, M, M)``; ``diagonal``: ``(n, D, M)`` its diagonals; ``weights``: ``(B, M, M)``, the layer
     map's Taylor coefficients ``c^beta``; ``exponents``: ``(B, 3)``; ``table``: rows ``(i, j, k)`` with
-    ``support[i] + support[j] = support[k]``, ``i, j >= 1``; ``out``: ``(n, D, M, M)``. A row's jets (powers of
-    the three variables, one product per monomial) are ``n x M`` numbers that stay in cache: no temporaries of
-    size ``M^2`` and one pass over memory.
+    ``support[i] + support[j] = support[k]``, ``i, j >= 1``; ``out``: ``(n, D, M, M)``. A row's jets are ``n x M``
+    numbers that stay in cache: no temporaries of size ``M^2`` and one pass over memory.
     """
     n, D, M = x.shape[0], x.shape[1], x.shape[2]
     top = np.zeros(3, np.int64)
     for beta in range(exponents.shape[0]):
         for v in range(3):
             top[v] = max(top[v], exponents[beta, v])
-    p_max = top.max() + 1
-    row_a = np.zeros((p_max, n, 1))  # powers of x_aa: constant along the row
-    row_b = np.zeros((p_max, n, M))  # powers of x_bb
-    row_ab = np.zeros((p_max, n, M))  # powers of x_ab
-    term = np.empty((n, M))
-    scratch = np.empty((n, M))
+    members = np.zeros((top[0] + 1, top[1] + 1), np.bool_)  # the groups (b1, b2) that have a beta
+    for beta in range(exponents.shape[0]):
+        members[exponents[beta, 0], exponents[beta, 1]] = True
+    first = np.full(top.max() + 2, n)  # first[p]: the first coefficient of degree >= p
+    for k in range(n - 1, -1, -1):
+        for p in range(min(degree[k], top.max() + 1) + 1):
+            first[p] = k
+    row_a = np.zeros((max(top[0], 1) + 1, n, 1))  # powers of x_aa: constant along the row
+    row_b = np.zeros((max(top[1], 1) + 1, n, M))  # powers of x_bb
+    row_ab = np.zeros((max(top[2], 1) + 1, n, M))  # powers of x_ab
+    inner = np.empty((n, M))  # sum_b3 c x_ab^b3, with its constant term in row 0
+    partial = np.empty((n, M))  # sum_b2 x_bb^b2 inner
+    total = np.empty((n, M))
     for d in range(D):
         for k in range(n):
             row_b[1, k, :] = diagonal[k, d, :]
         for p in range(2, top[1] + 1):
-            _times_rows(row_b[p - 1], row_b[1], table, row_b[p])
+            row_b[p] = 0.0
+            _add_product(row_b[p - 1], p - 1, row_b[1], 1, table, degree, row_b[p])
         for a in range(M):
             for k in range(n):
                 row_a[1, k, 0] = diagonal[k, d, a]
                 row_ab[1, k, :] = x[k, d, a, :]
             for p in range(2, top[0] + 1):
-                _times_rows(row_a[p - 1], row_a[1], table, row_a[p])
+                row_a[p] = 0.0
+                _add_product(row_a[p - 1], p - 1, row_a[1], 1, table, degree, row_a[p])
             for p in range(2, top[2] + 1):
-                _times_rows(row_ab[p - 1], row_ab[1], table, row_ab[p])
-            out[:, d, a, :] = 0.0
-            for beta in range(exponents.shape[0]):
-                b1, b2, b3 = exponents[beta, 0], exponents[beta, 1], exponents[beta, 2]
-                if b2 and b3:
-                    _times_rows(row_b[b2], row_ab[b3], table, term)
-                elif b2:
-                    term[:, :] = row_b[b2]
-                elif b3:
-                    term[:, :] = row_ab[b3]
-                if b1 and (b2 or b3):
-                    _times_rows(row_a[b1], term, table, scratch)
-                    term[:, :] = scratch
-                elif b1:
-                    for k in range(n):
-                        term[k, :] = row_a[b1, k, 0]
-                for k in range(n):
-                    for b in range(M):
-                        out[k, d, a, b] += weights[beta, a, b] * term[k, b]
+                row_ab[p] = 0.0
+                _add_product(row_ab[p - 1], p - 1, row_ab[1], 1, table, degree, row_ab[p])
+            total[:, :] = 0.0
+            for b1 in range(top[0] + 1):
+                if not members[b1].any():
+                    continue
+                into_b1 = total if b1 == 0 else partial  # sum_b2 x_bb^b2 inner, then times x_aa^b1
+                if b1:
+                    partial[:, :] = 0.0
+                for b2 in range(top[1] + 1):
+                    if not members[b1, b2]:
+                        continue
+                    into_b2 = into_b1 if b2 == 0 else inner  # sum_b3 c x_ab^b3, then times x_bb^b2
+                    if b2:
+                        inner[:, :] = 0.0
+                    for beta in range(exponents.shape[0]):
+                        if exponents[beta, 0] == b1 and exponents[beta, 1] == b2:
+                            b3 = exponents[beta, 2]
+                            if b3 == 0:
+                                into_b2[0, :] += weights[beta, a, :]
+                            else:
+                                _add_scaled(row_ab[b3], first[b3], weights[beta, a, :], into_b2)
+                    if b2:
+                        _add_product(row_b[b2], b2, inner, 1, table, degree, into_b1)
+                        _add_scaled(row_b[b2], first[b2], inner[0], into_b1)
+                if b1:
+                    _add_product(row_a[b1], b1, partial, 1, table, degree, total)
+                    _add_scaled(row_a[b1], first[b1], partial[0], total)
+            total[0, :] = 0.0
+            for k in range(n):
+                out[k, d, a, :] = total[k]
