@@ -100,13 +100,10 @@ class Jet:
     def __sub__(self, other: Jet | np.ndarray | float) -> Jet:
         return self + (-other if isinstance(other, Jet) else -np.asarray(other))
 
-    def times(self, other: Jet, op: Binary = np.multiply, max_degree: int | None = None) -> Jet:
-        """The truncated product ``(x y)_alpha = sum_{beta + gamma = alpha} op(x_beta, y_gamma)`` (only
-        ``|alpha| <= max_degree`` when given: the coefficients a caller will use)."""
+    def times(self, other: Jet, op: Binary = np.multiply) -> Jet:
+        """The truncated product ``(x y)_alpha = sum_{beta + gamma = alpha} op(x_beta, y_gamma)``."""
         out: dict[Index, np.ndarray] = {}
         for alpha in self.box.indices:
-            if max_degree is not None and sum(alpha) > max_degree:
-                break  # indices are ordered by total degree
             total = None
             for beta, gamma in self.box.splits[alpha]:
                 if beta in self.coefficients and gamma in other.coefficients:
@@ -174,11 +171,6 @@ def dot(x: Jet, y: Jet) -> Jet:
     return x.times(y, lambda a, b: np.sum(a * b, axis=-1))
 
 
-def trace_of_product(X: Jet, Y: Jet) -> Jet:
-    """``tr(X Y)`` without forming the product: ``sum_ij X_ij Y_ji``."""
-    return X.times(Y, lambda a, b: np.einsum("...ij,...ji->...", a, b))
-
-
 @njit(cache=True)
 def _add_product(x, low_x, y, low_y, table, degree, out):
     """``out += x * y`` for the nonconstant parts of two jets whose coefficients are rows (``(n, M)``; an ``(n, 1)``
@@ -200,10 +192,11 @@ def _add_product(x, low_x, y, low_y, table, degree, out):
 
 
 @njit(cache=True)
-def _add_scaled(x, low_x, constant, out):
-    """``out[k] += x[k] * constant`` for ``k >= 1`` with ``degree >= low_x`` (``low_x`` given as a first row)."""
+def _add_scaled(x, first_row, constant, out):
+    """``out[k] += x[k] * constant`` (entrywise along the row) for ``k >= first_row``, the coefficients ``x`` can
+    have (``first_row >= 1``: not the constant)."""
     M = out.shape[1]
-    for k in range(low_x, out.shape[0]):
+    for k in range(first_row, out.shape[0]):
         if x.shape[1] == 1:
             for b in range(M):
                 out[k, b] += x[k, 0] * constant[b]
