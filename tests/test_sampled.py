@@ -35,8 +35,9 @@ def test_patterns_of_two_layers_at_order_two():
     assert three_copies.weight_terms((7,), 5).sum() == pytest.approx((1 - 1 / N) * (1 - 2 / N) / (6 * N**3))
 
 
-def _random_jet(box: Box, shape: tuple[int, ...], rng) -> Jet:
-    return Jet(box, {alpha: rng.normal(size=shape) for alpha in box.indices[1:]})
+def _symmetric_jet(box: Box, shape: tuple[int, ...], rng, absent: tuple = ()) -> dict:
+    return {alpha: 0.3 * (lambda a: a + np.swapaxes(a, -1, -2))(rng.normal(size=shape))
+            for alpha in box.indices[1:] if alpha not in absent}
 
 
 @pytest.mark.parametrize("top", [(2, 1), (3,), (2, 2)])
@@ -47,7 +48,7 @@ def test_factor_jet_squares_to_the_kernel_jet(top):
     box = Box(top)
     G = rng.normal(size=(5, 5))
     K = G @ G.T + 5 * np.eye(5)
-    S = _random_jet(box, (5, 5), rng).map(lambda e: e + e.T) + K
+    S = Jet(box, _symmetric_jet(box, (5, 5), rng)) + K
     network = SampledNetwork(ShapedMLP(2, 10, psi=-0.6).activation.phi, sp.Rational(1), [K, K],
                              Readout.at(K, 5, np.ones(5), 0.5))
     F = network.draw(S, 0, np.eye(5)).map(lambda u: u.T)  # draw d is column d of F
@@ -55,11 +56,6 @@ def test_factor_jet_squares_to_the_kernel_jet(top):
     for alpha in box.indices:
         assert np.allclose(square[alpha], S[alpha], atol=1e-11)
     assert np.allclose(F.value, np.linalg.cholesky(K))
-
-
-def _symmetric_jet(box: Box, shape: tuple[int, ...], rng, absent: tuple = ()) -> dict:
-    return {alpha: 0.3 * (lambda a: a + np.swapaxes(a, -1, -2))(rng.normal(size=shape))
-            for alpha in box.indices[1:] if alpha not in absent}
 
 
 def _at(E: dict, delta: np.ndarray, draw: int) -> np.ndarray:
